@@ -12,6 +12,7 @@ from skxai.metrics import (
     max_sensitivity_error,
     morf_score,
 )
+from skxai.metrics._faithfulness import _blur
 
 from ._helpers import CoefTimesX, counting_model
 
@@ -38,7 +39,14 @@ def test_evaluate_computes_each_model_call_once(setup):
     n, d = X.shape
     explain_rows = 2 * n  # each explainer scores X once to pick its targets
     shared_rows = 3 * n  # X, the all-zero and the blurred images, for both
-    curve_rows = 2 * 2 * n * (d - 1)  # inner points of 2 curves per explainer
+    # Inner points of the deletion and insertion curves of each explainer, one
+    # per distinct input: deleting to 0 changes the input only at a non-zero
+    # pixel, inserting into the blurred copy only where the two differ; the
+    # last change gives the fully replaced input, computed once above.
+    blurred = _blur(X, (8, 8), 5.0)
+    nonzero = np.count_nonzero(X, axis=1)
+    not_blurred = np.count_nonzero(X != blurred, axis=1)
+    curve_rows = 2 * int(np.sum(nonzero - 1) + np.sum(not_blurred - 1))
     assert model.rows == explain_rows + shared_rows + curve_rows
     assert set(result.curves["curve"]) == {"deletion", "insertion", "morf"}
 

@@ -85,6 +85,35 @@ def test_pixel_flipping_matches_brute_force(small):
     )
 
 
+@pytest.mark.parametrize("n_steps", [None, 7])
+def test_curves_query_each_distinct_input_once(small, n_steps):
+    """Check that steps which leave the input unchanged reuse an output.
+
+    Deleting a zero pixel to a fill of 0 gives the input of the step before;
+    the curve must still equal the brute-force loop, including for a sample
+    that the fill does not change at all.
+    """
+    clf, X, y, maps = small
+    X = X.copy()
+    X[0] = 0.0  # every step of this sample has the same input
+    calls = []
+
+    def model(Z):
+        calls.append(np.array(Z))
+        return clf.predict_proba(np.asarray(Z))
+
+    fractions, curves = deletion_curve(model, X, maps, y, n_steps=n_steps)
+    cuts = np.rint(fractions * 64).astype(int)
+    expected = _brute_curve(clf, X, y, maps, X, np.zeros_like(X))[:, cuts]
+    np.testing.assert_allclose(curves, expected, rtol=1e-10, atol=1e-12)
+    rows = np.concatenate(calls)
+    # X and the all-zero images, then the distinct inner inputs, none twice.
+    inner = rows[2 * len(X):]
+    assert len(np.unique(inner, axis=0)) == len(inner)
+    distinct = sum(len(np.unique(np.round(c, 12))) for c in expected)
+    assert len(inner) <= distinct
+
+
 @pytest.mark.parametrize("n_steps", [1, 5, 64, 1000])
 def test_deletion_curve_n_steps(small, n_steps):
     """Check that n_steps subsamples the one-feature-per-step curve."""
