@@ -238,8 +238,10 @@ class GradientSimilarity(ExplainerMixin, BaseExplainer):
     once, in batches, and stores them in an exact compact form: for a linear
     layer the input and the output gradient instead of their outer product, for
     a convolution the summed gradient or the per-position factors, whichever is
-    smaller. The scores equal those of alibi's ``GradientSimilarity``, which
-    stores every flattened gradient.
+    smaller, without the coordinates that are zero for every reference (units
+    that no reference activates, e.g. dead ReLU channels). The scores equal
+    those of alibi's ``GradientSimilarity``, which stores every flattened
+    gradient.
 
     Parameters
     ----------
@@ -307,8 +309,12 @@ class GradientSimilarity(ExplainerMixin, BaseExplainer):
     layers_ : list of str
         Names of the modules whose gradients are compared.
     nbytes_ : int
-        Bytes of the stored gradient representation (factors, flat gradients,
-        norms and projection matrices).
+        Bytes of everything ``fit`` stores per reference for the similarities:
+        the gradient representation (factors or flat gradients, without the
+        columns that are zero for every reference), the indices of the kept
+        columns, the squared norms, the projection matrices, ``y_ref_`` and
+        ``ref_predictions_``. ``X_ref_`` (the samples as given, kept for
+        ``most_similar``) is not counted; its size is ``X_ref_.nbytes``.
     classes_ : ndarray of shape (n_classes,)
         Class labels of the model.
     n_features_in_ : int
@@ -328,7 +334,12 @@ class GradientSimilarity(ExplainerMixin, BaseExplainer):
     are stored. For an ``nn.Conv2d`` layer the gradient is
     ``sum_p delta_p a_p^T`` over output positions. Other modules with
     parameters fall back to :mod:`torch.func` per-sample gradients. ``fit``
-    takes one forward and one backward per batch; the model is put in eval mode.
+    takes one forward and one backward per batch (the backward stops at the
+    layers' outputs; no summed parameter gradient is formed); the model is put
+    in eval mode. A stored coordinate that is zero for every reference adds
+    nothing to any inner product with a reference, so it is dropped; a query's
+    norm (``'cos'``) is taken on its whole gradient before the cut, so the
+    similarities stay exact.
 
     The identical-class test (:meth:`score`) is the share of samples whose most
     similar reference has the class the model predicts for them (Hanawa et al.,
@@ -436,7 +447,7 @@ class GradientSimilarity(ExplainerMixin, BaseExplainer):
 
     def _fit(self, X, y):
         from ..models._adapters import _module_dtype
-        from ._store import build_plan, nbytes
+        from ._store import build_plan, compact, nbytes
 
         name = type(self).__name__
         if y is None:
@@ -474,17 +485,21 @@ class GradientSimilarity(ExplainerMixin, BaseExplainer):
                 for array, part in zip(arrays, batch):
                     array[s] = part
             sqnorm[s], pred[s] = batch_sqnorm, batch_pred
-        self.store_, self.ref_sqnorm_ = store, sqnorm
+        # Columns zero for every reference add nothing to any similarity.
+        self.store_, self.ref_sqnorm_ = compact(self.plans_, store), sqnorm
         self.X_ref_ = X
         self.y_ref_ = y
         self.ref_predictions_ = np.asarray(self.classes_)[pred]
-        projections = sum(
+        extras = sum(
             m.nbytes
             for plan in self.plans_
-            for m in (plan.proj_a, plan.proj_delta, plan.proj)
+            for m in (plan.proj_a, plan.proj_delta, plan.proj, *(plan.keep or ()))
             if m is not None
         )
-        self.nbytes_ = nbytes(self.store_) + self.ref_sqnorm_.nbytes + projections
+        self.nbytes_ = (
+            nbytes(self.store_) + extras + self.ref_sqnorm_.nbytes
+            + np.asarray(self.y_ref_).nbytes + self.ref_predictions_.nbytes
+        )
         return self
 
     # ------------------------------------------------------------- internals
@@ -516,6 +531,10 @@ class GradientSimilarity(ExplainerMixin, BaseExplainer):
 
             n_tasks = max(n_tasks, min(n, effective_n_jobs(self.n_jobs)))
         slices = list(gen_even_slices(n, n_tasks)) if n else [slice(0, 0)]
+        if len(slices) == 1:  # one task: no dispatch overhead
+            s = slices[0]
+            results = iter([fn(X[s], None if y_idx is None else y_idx[s])])
+            return (slices, results) if lazy else list(results)
         parallel = Parallel(
             n_jobs=self.n_jobs, prefer=self._parallel_prefer, return_as="generator"
         )
@@ -525,7 +544,7 @@ class GradientSimilarity(ExplainerMixin, BaseExplainer):
         results = _progress(results, len(slices), self.verbose, type(self))
         return (slices, results) if lazy else list(results)
 
-    def _collect_batch(self, X, y_idx):
+    def _collect_batch(self, X, y_idx, numpy=True):
         from ._store import collect
 
         forward, module, device = self.adapter_.torch_forward(self.response_method_)
@@ -533,13 +552,14 @@ class GradientSimilarity(ExplainerMixin, BaseExplainer):
             self.plans_, forward, module, X, y_idx,
             loss=None if self.loss == "cross_entropy" else self.loss,
             caller=type(self).__name__, dtype=self._dtype, device=device,
+            numpy=numpy,
         )
 
     def _similarity_batch(self, X, y_idx):
-        from ._store import gram
+        from ._store import gram, select
 
-        reps, sqnorm, pred = self._collect_batch(X, y_idx)
-        K = gram(self.plans_, reps, self.store_)
+        reps, sqnorm, pred = self._collect_batch(X, y_idx, numpy=False)
+        K = gram(self.plans_, select(self.plans_, reps), self.store_)
         kind = _SIMILARITIES[self.similarity]
         if kind == "dot":
             return K, pred
@@ -609,14 +629,18 @@ class GradientSimilarity(ExplainerMixin, BaseExplainer):
         """
         index = getattr(X, "index", None)
         X, y, S, pred = self._similarities(X, y)
-        k = self._n_ranked()
-        order = _rank(S, len(self.X_ref_))
-        n_shown = min(_N_SHOWN, order.shape[1])
+        k, n_ref = self._n_ranked(), len(self.X_ref_)
+        n_shown = min(_N_SHOWN, n_ref)
+        order = _rank(S, max(k, n_shown))
+        if k == n_ref:
+            least = order[:, ::-1][:, :n_shown]
+        else:  # only the first k are sorted: the least similar apart
+            least = _rank_least(S, n_shown)
         return SimilarityExplanation(
             np.take_along_axis(S, order[:, :k], axis=1),
             ordered_indices=order[:, :k],
             most_similar=self.X_ref_[order[:, :n_shown]],
-            least_similar=self.X_ref_[order[:, ::-1][:, :n_shown]],
+            least_similar=self.X_ref_[least],
             ref_labels=self.y_ref_,
             ref_predictions=self.ref_predictions_,
             predictions=np.asarray(self.classes_)[pred],
@@ -684,5 +708,30 @@ def _to_tensor(X, dtype, device):
 
 
 def _rank(S, k):
-    """The ``k`` columns of largest ``S`` per row, in decreasing order (stable)."""
-    return np.argsort(-S, axis=1, kind="stable")[:, :k]
+    """The ``k`` columns of largest ``S`` per row, in decreasing order.
+
+    Ties are broken by the smaller column index, as a stable sort of ``-S``
+    does. When ``k`` is small only the first ``k`` are sorted
+    (:func:`numpy.argpartition`); rows with a tie across the ``k``-th place
+    fall back to the full stable sort.
+    """
+    n = S.shape[1]
+    if k >= n or 4 * k > n:
+        return np.argsort(-S, axis=1, kind="stable")[:, :k]
+    part = np.argpartition(-S, k - 1, axis=1)[:, :k]
+    vals = np.take_along_axis(S, part, axis=1)
+    top = np.take_along_axis(part, np.lexsort((part, -vals), axis=1), axis=1)
+    ties = (S >= vals.min(axis=1, keepdims=True)).sum(axis=1) > k
+    if ties.any():
+        top[ties] = np.argsort(-S[ties], axis=1, kind="stable")[:, :k]
+    return top
+
+
+def _rank_least(S, k):
+    """The ``k`` columns of smallest ``S`` per row, least similar first.
+
+    The reverse of the full stable order of :func:`_rank` (among ties, the
+    larger column index first).
+    """
+    n = S.shape[1]
+    return n - 1 - _rank(-S[:, ::-1], k)

@@ -10,9 +10,10 @@ materialised when a smaller exact form exists:
   the store keeps ``a`` and ``delta``.
 * ``nn.Conv2d``: the weight gradient is ``sum_p delta_p a_p^T`` over output
   positions ``p`` (``a_p`` the unfolded input patch). The store keeps either the
-  summed gradient (``C_out x C_in k k``) or the per-position factors, whichever is
-  smaller; with factors, ``<g_i, g_j> = sum_{p, q} (delta_ip . delta_jq)
-  (a_ip . a_jq)``.
+  summed gradient (``C_out x (C_in k k + 1)``, the bias as a row of ones in the
+  unfolded patches, one batched product for the whole batch) or the
+  per-position factors, whichever is smaller; with factors,
+  ``<g_i, g_j> = sum_{p, q} (delta_ip . delta_jq) (a_ip . a_jq)``.
 * Any other module with parameters: per-example gradients of its own parameters
   from :func:`torch.func.vmap` over :func:`torch.func.grad`, stored flat.
 
@@ -24,6 +25,13 @@ is multiplied by a seeded Gaussian matrix with entries ``N(0, 1/k)``: for factor
 layers ``a`` and ``delta`` are projected separately, which is the Kronecker
 projection ``(R_delta ⊗ R_a)`` of the full gradient without forming it. Inner
 products are then unbiased estimates of the exact ones.
+
+After ``fit``, :func:`compact` drops the columns (last axis) of every stored array
+that are zero for every reference: a unit that no reference activates (a dead
+ReLU channel, a dead convolution input channel) adds nothing to any inner
+product with a reference, whatever the query. The queries' arrays are cut to
+the same columns (:func:`select`) after their norms are taken, so the
+similarities stay exact. On the seed CNN this drops a quarter of the store.
 
 This module imports torch at the top: it is imported lazily, from methods.
 """
@@ -73,6 +81,9 @@ class LayerPlan:
     proj_a, proj_delta, proj : ndarray or None
         Projection matrices of ``a``, ``delta`` (factored) or of the flat
         gradient (dense).
+    keep : list of (ndarray or None) or None
+        Per stored array, the indices of the columns kept by :func:`compact`
+        (None: all of them); None before :func:`compact`.
     """
 
     name: str
@@ -88,6 +99,7 @@ class LayerPlan:
     proj_a: np.ndarray | None = None
     proj_delta: np.ndarray | None = None
     proj: np.ndarray | None = None
+    keep: list | None = None
 
     @property
     def full_size(self):
@@ -260,7 +272,9 @@ def _proj(t, matrix):
     return t @ torch.as_tensor(matrix, dtype=t.dtype, device=t.device)
 
 
-def collect(plans, forward, module, X, target, *, loss, caller, dtype, device):
+def collect(
+    plans, forward, module, X, target, *, loss, caller, dtype, device, numpy=True
+):
     """Per-example gradient representations of a batch.
 
     Parameters
@@ -269,6 +283,9 @@ def collect(plans, forward, module, X, target, *, loss, caller, dtype, device):
     forward, module : the model's differentiable forward and its module.
     X : ndarray of shape (n, *input_shape)
     target : ndarray of shape (n,) of class indices, or None for the predictions.
+    numpy : bool, default=True
+        Return the representations as numpy arrays; as detached CPU tensors
+        (no copy) when False.
 
     Returns
     -------
@@ -283,11 +300,13 @@ def collect(plans, forward, module, X, target, *, loss, caller, dtype, device):
     if any(plan.op == "func" for plan in plans):
         with _FUNC_LOCK:
             return _collect(plans, forward, module, X, target, loss, caller, dtype,
-                            device)
-    return _collect(plans, forward, module, X, target, loss, caller, dtype, device)
+                            device, numpy)
+    return _collect(
+        plans, forward, module, X, target, loss, caller, dtype, device, numpy
+    )
 
 
-def _collect(plans, forward, module, X, target, loss, caller, dtype, device):
+def _collect(plans, forward, module, X, target, loss, caller, dtype, device, numpy):
     loss = default_loss if loss is None else loss
     x = torch.as_tensor(np.ascontiguousarray(X), dtype=dtype, device=device)
     owner = threading.get_ident()
@@ -327,6 +346,13 @@ def _collect(plans, forward, module, X, target, loss, caller, dtype, device):
     for plan in plans:
         if plan.op == "func":
             rep = _dense_rep(plan, func_grads[plan.name])
+        elif plan.op == "conv2d" and plan.form == "dense":
+            a, out = records[plan.name]
+            grad = deltas[plan.name]
+            grad = torch.zeros_like(out) if grad is None else grad
+            # sum_p delta_p [a_p, 1]^T of every sample in one batched product.
+            g = torch.bmm(grad.reshape(len(a), plan.dim_delta, -1), a.transpose(1, 2))
+            rep = _dense_rep(plan, g.flatten(1))
         else:
             a = records[plan.name][0]
             delta = _layer_delta(plan, deltas[plan.name], records[plan.name][1])
@@ -336,14 +362,22 @@ def _collect(plans, forward, module, X, target, loss, caller, dtype, device):
                 rep = _dense_rep(plan, _summed_gradient(plan, a, delta))
         tensors, norm = rep
         sqnorm += norm.detach()
-        reps.append(tuple(t.detach().cpu().numpy() for t in tensors))
+        tensors = tuple(t.detach().cpu() for t in tensors)
+        reps.append(tuple(t.numpy() for t in tensors) if numpy else tensors)
     return reps, sqnorm.cpu().numpy(), pred.cpu().numpy()
 
 
 def _layer_input(mod, plan, a):
-    """The layer input as (n, P, dim_a) (unfolded patches for a convolution)."""
+    """The layer input as (n, P, dim_a) (unfolded patches for a convolution).
+
+    For a convolution stored dense: (n, dim_a, P), the patches and a row of
+    ones for the bias, ready for the batched product with the output gradient.
+    """
     n = a.shape[0]
     a = a.detach()
+    if plan.op == "conv2d" and plan.form == "dense":
+        # (n, dim_a, P): the patches with a row of ones for the bias.
+        return unfold(a, mod, weight=plan.use_weight, ones=plan.use_bias)
     if plan.op == "conv2d":
         a = unfold(a, mod).transpose(1, 2)
     else:
@@ -368,11 +402,14 @@ def _summed_gradient(plan, a, delta):
     return g.flatten(1)
 
 
-def unfold(a, conv):
+def unfold(a, conv, *, weight=True, ones=False):
     """The input patches of ``conv``, as :func:`torch.nn.functional.unfold` gives.
 
     Shape ``(n, C_in * kh * kw, L)``; built from ``kh * kw`` strided slices,
-    which is much faster than ``F.unfold`` on CPU.
+    which is much faster than ``F.unfold`` on CPU. With ``ones`` a last row of
+    ones is appended (the factor of the bias), written in place: shape
+    ``(n, C_in * kh * kw + 1, L)``. With ``weight=False`` the patches are left
+    out (only the row of ones, if any).
     """
     (kh, kw), (dh, dw), (sh, sw) = conv.kernel_size, conv.dilation, conv.stride
     padding = conv.padding
@@ -384,18 +421,26 @@ def unfold(a, conv):
             pads += [total // 2, total - total // 2]
     else:
         pads = [padding[1], padding[1], padding[0], padding[0]]
-    if any(pads):
-        a = F.pad(a, pads)
     n, c, h, w = a.shape
+    h, w = h + pads[2] + pads[3], w + pads[0] + pads[1]
     ho = (h - dh * (kh - 1) - 1) // sh + 1
     wo = (w - dw * (kw - 1) - 1) // sw + 1
-    patches = [
-        a[:, :, i * dh : i * dh + sh * (ho - 1) + 1 : sh,
-          j * dw : j * dw + sw * (wo - 1) + 1 : sw]
-        for i in range(kh)
-        for j in range(kw)
-    ]
-    return torch.stack(patches, dim=2).reshape(n, c * kh * kw, ho * wo)
+    n_rows = c * kh * kw * weight
+    out = a.new_empty((n, n_rows + ones, ho * wo))
+    if ones:
+        out[:, n_rows].fill_(1)
+    if not weight:
+        return out
+    if any(pads):
+        a = F.pad(a, pads)
+    view = out[:, :n_rows].view(n, c, kh * kw, ho, wo)
+    for i in range(kh):
+        for j in range(kw):
+            view[:, :, i * kw + j].copy_(
+                a[:, :, i * dh : i * dh + sh * (ho - 1) + 1 : sh,
+                  j * dw : j * dw + sw * (wo - 1) + 1 : sw]
+            )
+    return out
 
 
 def _layer_delta(plan, grad, out):
@@ -477,13 +522,83 @@ def nbytes(reps):
     return int(sum(arr.nbytes for layer in reps for arr in layer))
 
 
-def gram(plans, reps_q, reps_r):
-    """Inner products ``<g(x_i), g(r_j)>`` summed over layers, float64.
+def compact(plans, reps):
+    """Drop the columns that are zero for every reference; set ``plan.keep``.
+
+    Exact: a column that is zero in every reference contributes nothing to any
+    inner product with a reference. Norms must be taken before.
 
     Parameters
     ----------
     plans : list of LayerPlan
-    reps_q, reps_r : representations of the queries and of the references.
+    reps : list of tuple of ndarray
+        The reference set's representations (last axis: columns). Each layer's
+        entry is replaced in place as soon as it is cut, so that only one
+        layer's arrays are held twice at a time.
+
+    Returns
+    -------
+    reps : list of tuple of ndarray
+        The same list, without those columns (arrays with no zero column are
+        kept as they are).
+    """
+    for i, plan in enumerate(plans):
+        keep, arrays = [], []
+        for arr in reps[i]:
+            used = None
+            if arr.size:
+                used = np.flatnonzero(arr.reshape(-1, arr.shape[-1]).any(axis=0))
+            if used is None or len(used) == arr.shape[-1]:
+                keep.append(None)
+                arrays.append(arr)
+            else:
+                keep.append(used)
+                arrays.append(np.take(arr, used, axis=-1))  # C order, fast
+        plan.keep = keep
+        reps[i] = tuple(arrays)
+    return reps
+
+
+def select(plans, reps):
+    """Cut query representations to the columns :func:`compact` kept."""
+    out = []
+    for plan, layer in zip(plans, reps):
+        keep = plan.keep or [None] * len(layer)
+        out.append(tuple(
+            arr if idx is None else _take_columns(arr, idx)
+            for arr, idx in zip(layer, keep)
+        ))
+    return out
+
+
+def _take_columns(arr, idx):
+    if torch.is_tensor(arr):
+        idx = torch.from_numpy(idx).to(arr.device)
+        return torch.index_select(arr, arr.dim() - 1, idx)
+    return np.take(arr, idx, axis=-1)
+
+
+def _tensor(x):
+    """``x`` as a CPU tensor, sharing memory with numpy arrays when possible."""
+    if torch.is_tensor(x):
+        return x
+    x = np.asarray(x)
+    if x.flags.writeable and x.flags.c_contiguous:
+        return torch.from_numpy(x)
+    return torch.tensor(x)
+
+
+def gram(plans, reps_q, reps_r):
+    """Inner products ``<g(x_i), g(r_j)>`` summed over layers, float64.
+
+    Products are computed by torch in the store's dtype, one layer at a time,
+    and summed in float64.
+
+    Parameters
+    ----------
+    plans : list of LayerPlan
+    reps_q, reps_r : representations of the queries and of the references
+        (numpy arrays or CPU tensors), cut to the same columns.
 
     Returns
     -------
@@ -491,26 +606,28 @@ def gram(plans, reps_q, reps_r):
     """
     nq = len(reps_q[0][0]) if reps_q else 0
     nr = len(reps_r[0][0]) if reps_r else 0
-    K = np.zeros((nq, nr), dtype=np.float64)
+    K = torch.zeros((nq, nr), dtype=torch.float64)
     for plan, q, r in zip(plans, reps_q, reps_r):
+        q, r = [_tensor(t) for t in q], [_tensor(t) for t in r]
         if plan.form == "dense":
             K += _cross(q[0], r[0])
         elif plan.n_positions == 1:
-            K += np.multiply(_cross(q[1], r[1]), _cross(q[0], r[0]), dtype=np.float64)
+            K += _cross(q[1], r[1]).double() * _cross(q[0], r[0])
         else:
             _add_positional(K, q, r, plan.n_positions)
-    return K
+    return K.numpy()
 
 
 def _cross(q, r):
-    """``q @ r.T``, written as ``(r @ q.T).T``: OpenBLAS is much faster on it when
-    there are few queries and many references."""
+    """``q @ r.T``, written as ``(r @ q.T).T``: much faster when there are few
+    queries and many references."""
     return (r @ q.T).T
 
 
 def _add_positional(K, q, r, n_pos):
     """Add ``sum_{p,q} (d_ip . d_jq)(a_ip . a_jq)`` in blocks of references."""
-    (aq, dq), (ar, dr) = q, r
+    K = _tensor(K)
+    (aq, dq), (ar, dr) = [_tensor(t) for t in q], [_tensor(t) for t in r]
     nq, nr = len(aq), len(ar)
     aq2, dq2 = aq.reshape(nq * n_pos, -1), dq.reshape(nq * n_pos, -1)
     step = max(1, _BLOCK_ELEMENTS // max(1, nq * n_pos * n_pos))
@@ -518,5 +635,5 @@ def _add_positional(K, q, r, n_pos):
         stop = min(nr, start + step)
         ar2 = ar[start:stop].reshape((stop - start) * n_pos, -1)
         dr2 = dr[start:stop].reshape((stop - start) * n_pos, -1)
-        block = np.multiply(_cross(aq2, ar2), _cross(dq2, dr2), dtype=np.float64)
+        block = _cross(aq2, ar2).double() * _cross(dq2, dr2)
         K[:, start:stop] += block.reshape(nq, n_pos, stop - start, n_pos).sum((1, 3))

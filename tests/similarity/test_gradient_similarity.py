@@ -134,6 +134,69 @@ def test_gradient_similarity_store_is_compact(cnn_data):
     assert gs.layers_ == ["c1", "bn", "c2", "c3", "head.1", "out"]
 
 
+def test_gradient_similarity_dead_units_are_dropped_exactly():
+    """Check units no reference activates: dropped from the store, scores exact.
+
+    Hidden unit 0 fires only when x[0] > 5: never for the references, for one
+    query. Its columns (the unit's input weights and the next layer's input
+    column) are zero for every reference and are not stored; the query's
+    gradient there still counts in its norm (cos).
+    """
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 3)).double()
+    with torch.no_grad():
+        net[0].weight[0] = torch.tensor([1.0, 0.0, 0.0])
+        net[0].bias[0] = -5.0
+    rng = np.random.RandomState(0)
+    X_ref, y_ref = rng.uniform(-1, 1, size=(15, 3)), rng.randint(0, 3, 15)
+    X = np.vstack([rng.uniform(-1, 1, size=(3, 3)), [[8.0, 0.5, -0.5]]])
+    gs = GradientSimilarity(net, batch_size=4).fit(X_ref, y_ref)
+    first, last = gs.plans_
+    np.testing.assert_array_equal(first.keep[1], [1, 2, 3])  # delta of unit 0
+    np.testing.assert_array_equal(last.keep[0], [1, 2, 3, 4])  # a: unit 0 out
+    assert gs.store_[0][1].shape == (15, 3) and gs.store_[1][0].shape == (15, 4)
+    full = 15 * (4 + 4 + 5 + 3) * 8
+    assert gs.nbytes_ == full - 15 * 2 * 8 + 7 * 8 + 15 * 8 * 3
+    for similarity in ("dot", "cos", "asym_dot"):
+        S = gs.set_params(similarity=similarity).explain(X)
+        K = _brute_similarity(net, X_ref, y_ref, X, similarity)
+        np.testing.assert_allclose(
+            S.scores, np.take_along_axis(K, S.ordered_indices, axis=1),
+            rtol=1e-10, atol=1e-14,
+        )
+    # The last query has a gradient on the dropped columns (so the check above
+    # covers a query that uses them).
+    Q = _brute_grads(net, X[3:], net(torch.as_tensor(X[3:])).argmax(1).numpy())
+    assert np.abs(Q[0, :3]).sum() > 0
+
+
+def test_gradient_similarity_partial_ranking_matches_full_sort():
+    """Check the partial (argpartition) ranking against a stable sort, with ties."""
+    from skxai.similarity._gradient_similarity import _rank, _rank_least
+
+    rng = np.random.RandomState(0)
+    for S in (rng.rand(20, 90), np.round(rng.rand(20, 90), 1), np.zeros((2, 30))):
+        full = np.argsort(-S, axis=1, kind="stable")
+        for k in (1, 5, 22, 23, 90):
+            np.testing.assert_array_equal(_rank(S, k), full[:, :k])
+            np.testing.assert_array_equal(_rank_least(S, k), full[:, ::-1][:, :k])
+
+
+def test_gradient_similarity_n_top_keeps_least_similar(mlp_data):
+    """Check that n_top changes neither the first ranks nor the least similar."""
+    net, X, y = mlp_data
+    full = GradientSimilarity(net, similarity="cos").fit(X[:25], y[:25])
+    top = clone(full).set_params(n_top=3).fit(X[:25], y[:25])
+    a, b = full.explain(X[25:]), top.explain(X[25:])
+    np.testing.assert_array_equal(b.ordered_indices, a.ordered_indices[:, :3])
+    np.testing.assert_array_equal(b.scores, a.scores[:, :3])
+    np.testing.assert_array_equal(b.most_similar, a.most_similar)
+    np.testing.assert_array_equal(b.least_similar, a.least_similar)
+    np.testing.assert_array_equal(
+        b.least_similar, X[:25][a.ordered_indices[:, ::-1][:, :5]]
+    )
+
+
 def test_gradient_similarity_aliases_and_labels(mlp_data):
     """Check alibi's names and that y gives the label of the samples' gradients."""
     net, X, y = mlp_data

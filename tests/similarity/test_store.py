@@ -183,6 +183,13 @@ def test_store_unfold_matches_conv(kwargs):
     conv = nn.Conv2d(2, 3, **kwargs).double()
     x = torch.randn(4, 2, 7, 8, dtype=torch.float64)
     patches = _store.unfold(x, conv)
+    # The bias factor: a last row of ones, written in place; only it without weight.
+    with_ones = _store.unfold(x, conv, ones=True)
+    np.testing.assert_array_equal(with_ones[:, :-1].numpy(), patches.numpy())
+    np.testing.assert_array_equal(with_ones[:, -1].numpy(), 1.0)
+    only_ones = _store.unfold(x, conv, weight=False, ones=True)
+    assert only_ones.shape == (4, 1, patches.shape[2])
+    np.testing.assert_array_equal(only_ones.numpy(), 1.0)
     out = conv.weight.reshape(3, -1) @ patches + conv.bias[:, None]
     with torch.no_grad():
         expected = conv(x)
@@ -194,3 +201,71 @@ def test_store_unfold_matches_conv(kwargs):
             x, conv.kernel_size, conv.dilation, conv.padding, conv.stride
         )
         np.testing.assert_array_equal(patches.numpy(), reference.numpy())
+
+
+@pytest.mark.parametrize("bias, frozen", [(True, None), (False, None),
+                                          (True, "weight"), (True, "bias")])
+def test_store_dense_conv_bias_row(bias, frozen):
+    """Check the dense convolution gradient (bias as a row of ones) against a loop.
+
+    Covers a convolution without bias and one whose weight or bias is frozen.
+    """
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Conv2d(2, 3, 3, padding=1, bias=bias), nn.ReLU(), nn.Flatten(),
+        nn.Linear(3 * 5 * 5, 3),
+    ).double()
+    if frozen is not None:
+        getattr(net[0], frozen).requires_grad_(False)
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(6, 2, 5, 5)), rng.randint(0, 3, 6)
+    plans = _plans(net, X)
+    assert (plans[0].op, plans[0].form) == ("conv2d", "dense")
+    use_w, use_b = frozen != "weight", bias and frozen != "bias"
+    assert plans[0].dim_a == 18 * use_w + use_b
+    reps, sqnorm, _ = _collect(plans, net, X, y)
+    # The loop reference: gradients of the trainable parameters only.
+    G = []
+    for x, t in zip(torch.as_tensor(X), torch.as_tensor(y)):
+        net.zero_grad()
+        nn.functional.cross_entropy(net(x[None]), t[None]).backward()
+        G.append(torch.cat([p.grad.flatten() for p in net.parameters()
+                            if p.requires_grad]))
+    net.zero_grad()
+    G = torch.stack(G).numpy()
+    np.testing.assert_allclose(_store.gram(plans, reps, reps), G @ G.T, rtol=1e-10)
+    np.testing.assert_allclose(sqnorm, (G**2).sum(1), rtol=1e-10)
+    conv_part = G[:, : plans[0].full_size] if use_w else G[:, :0]
+    if use_w:
+        # [W, b] row by row: the first output channel's weights, then its bias.
+        assert reps[0][0].shape == (6, plans[0].full_size)
+        w = reps[0][0].reshape(6, 3, plans[0].dim_a)[:, :, :18].reshape(6, -1)
+        np.testing.assert_allclose(w, conv_part[:, :54], rtol=1e-10)
+
+
+def test_store_compact_drops_columns_zero_for_every_reference():
+    """Check that compact drops exactly the all-zero columns, and select follows."""
+    plan = _store.LayerPlan("a", "linear", "factored")
+    other = _store.LayerPlan("b", "conv2d", "factored", n_positions=2)
+    a = np.array([[1.0, 0.0, 2.0], [3.0, 0.0, 0.0]])
+    d = np.array([[1.0, 2.0], [0.0, 1.0]])
+    pa = np.zeros((2, 2, 4))
+    pa[0, 1, 2] = 1.0
+    pd = np.ones((2, 2, 1))
+    out = _store.compact([plan, other], [(a, d), (pa, pd)])
+    np.testing.assert_array_equal(plan.keep[0], [0, 2])
+    assert plan.keep[1] is None and other.keep[1] is None
+    np.testing.assert_array_equal(other.keep[0], [2])
+    np.testing.assert_array_equal(out[0][0], a[:, [0, 2]])
+    assert out[0][1] is d and out[1][0].shape == (2, 2, 1)
+    # Queries: numpy arrays and tensors are cut to the same columns.
+    q = [(np.arange(6.0).reshape(2, 3), d), (np.ones((1, 2, 4)), pd[:1])]
+    for query in (q, [tuple(torch.as_tensor(t) for t in layer) for layer in q]):
+        cut = _store.select([plan, other], query)
+        np.testing.assert_array_equal(np.asarray(cut[0][0]), [[0, 2], [3, 5]])
+        assert tuple(cut[1][0].shape) == (1, 2, 1)
+    # The Gram is unchanged by the cut, whatever the queries hold there.
+    full = _store.gram([plan, other], q, [(a, d), (pa, pd)])
+    np.testing.assert_allclose(
+        _store.gram([plan, other], _store.select([plan, other], q), out), full
+    )
