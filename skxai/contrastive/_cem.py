@@ -26,9 +26,15 @@ HISTORY_COLUMNS = (
 )
 # Random directions per step of the zeroth-order gradient estimate.
 _N_DIRECTIONS = 16
-# Consecutive c steps that do not improve a found solution before the search stops.
-_C_PATIENCE = 2
+# Consecutive c steps that do not improve a found solution before the search stops
+# (2 stops PPs early: their bisection between 10^k and 10^(k+1) needs more steps).
+_C_PATIENCE = 3
 _C_UPPER = 1e10
+# FISTA anneals the step size of a stalled c step to 0 over
+# ``max(patience, max_iter // _ANNEAL_DIV)`` steps.
+_ANNEAL_DIV = 10
+# Bisection steps of the final shrinking of each best point (factor in [0, 1]).
+_POLISH_SCALE_STEPS = 12
 
 
 class ContrastiveExplanation(Explanation):
@@ -171,10 +177,10 @@ default=None
         Keep savepoints every ``save_freq`` optimiser steps; None keeps none.
     tol : float, default=1e-3
         Relative improvement that counts as progress for early stopping.
-    patience : int, default=100
+    patience : int, default=40
         Steps without progress after which a sample ends its current ``c`` step
-        (with FISTA, after first annealing its step size to 0 over ``patience``
-        more steps).
+        (with FISTA, after first annealing its step size to 0 over
+        ``max(patience, max_iter // 10)`` more steps).
         None disables early stopping: every sample runs all ``c_steps *
         max_iter`` steps, as alibi does.
     response_method : {'auto', 'decision_function', 'predict_proba', \
@@ -232,10 +238,19 @@ default=None
     term) over all steps and values of ``c`` is returned. A value of ``c`` that
     found a valid point is halved towards the largest failing one (bisection),
     one that did not is multiplied by 10 until one succeeds. A sample ends a
-    ``c`` step after ``patience`` steps without progress and its search after
-    two ``c`` steps that do not improve its best point; a FISTA ``c`` step whose
-    first iterate is still zero ends at once (the step size only decays, so it
-    would never move).
+    ``c`` step after ``patience`` steps without progress (FISTA first anneals
+    its step size to 0, where the fixed l1 threshold shrinks the iterate, as in
+    the last steps of a full run) and its search after three ``c`` steps in a
+    row that do not improve its best point; a FISTA ``c`` step whose first
+    iterate is still zero ends at once (the step size only decays, so it would
+    never move).
+
+    The best point of each sample is finally shrunk while it stays valid, with
+    forward passes only: bisections on a soft threshold of all its coordinates,
+    on a factor towards zero, and on how many of its smallest coordinates are
+    set to zero. Each stage keeps a valid point and lowers ``|delta|_1`` and
+    ``|delta|_2``, so the result is never larger than the best iterate; it lies
+    (up to the bisection tolerance) on the model's decision boundary.
 
     FISTA's shrinkage threshold is ``beta`` itself, as in the paper (eq. 5) and
     alibi, not ``learning_rate * beta``.
@@ -308,7 +323,7 @@ default=None
         n_components=0.95,
         save_freq=None,
         tol=1e-3,
-        patience=100,
+        patience=40,
         response_method="auto",
         target="predicted",
         image_shape=None,
@@ -762,6 +777,8 @@ class _CEMRun:
         fista = cem.optimizer == "fista"
         beta, gamma, kappa = float(cem.beta), float(cem.gamma), float(cem.kappa)
         max_iter, c_steps = int(cem.max_iter), int(cem.c_steps)
+        if patience is not None:
+            anneal = max(int(patience), max_iter // _ANNEAL_DIV)
         sign = 1.0 if self.pn else -1.0
 
         rows = np.arange(n)
@@ -854,7 +871,7 @@ class _CEMRun:
                     lr = cem.learning_rate * np.sqrt(np.maximum(1.0 - kf / max_iter, 0))
                     if patience is not None:
                         annealing = k_anneal >= 0
-                        left = 1.0 - (k - k_anneal) / patience
+                        left = 1.0 - (k - k_anneal) / anneal
                         lr = np.where(
                             annealing, lr_anneal * np.sqrt(np.maximum(left, 0)), lr
                         )
@@ -900,9 +917,10 @@ class _CEMRun:
                 # End of a c step.
                 end = k >= max_iter
                 if patience is not None and fista:
-                    # No progress: anneal the step size to 0 over `patience`
+                    # No progress: anneal the step size to 0 over `anneal`
                     # steps (what the last steps of a full FISTA run do, where
-                    # the fixed l1 threshold wins), then end the c step.
+                    # the fixed l1 threshold wins; the best point of a c step
+                    # is mostly found there), then end the c step.
                     start = (k_anneal < 0) & (since >= patience)
                     if start.any():
                         kf = k[start].astype(np.float64)
@@ -910,7 +928,7 @@ class _CEMRun:
                             np.maximum(1.0 - kf / max_iter, 0)
                         )
                         k_anneal[start] = k[start]
-                    end |= (k_anneal >= 0) & (k - k_anneal >= patience)
+                    end |= (k_anneal >= 0) & (k - k_anneal >= anneal)
                 elif patience is not None:
                     end |= since >= patience
                 end |= step_found & (step_best <= 0)
@@ -945,13 +963,18 @@ class _CEMRun:
                     k_anneal[restart] = -1
                     best_at_start[restart] = best[restart]
                 if done.any():
-                    self._finish(
-                        rows[done],
-                        best_z[torch.as_tensor(done, device=self.device)],
-                        found[done],
-                        best_class[done],
-                        t[done],
-                    )
+                    dmask = torch.as_tensor(done, device=self.device)
+                    final_z, final_class = best_z[dmask], best_class[done]
+                    if found[done].any():
+                        final_z, final_class = self._polish(
+                            final_z,
+                            anchor[dmask],
+                            t0[dmask],
+                            rows[done],
+                            found[done],
+                            final_class,
+                        )
+                    self._finish(rows[done], final_z, found[done], final_class, t[done])
                     keep = ~done
                     kt = torch.as_tensor(keep, device=self.device)
                     rows = rows[keep]
@@ -999,6 +1022,93 @@ class _CEMRun:
                         )
                     )
 
+    def _scores(self, u, rows):
+        """Scores ``f`` at the points ``u`` (no gradient)."""
+        import torch
+
+        cem = self.cem
+        shape = (len(u), *cem.input_shape_)
+        if cem.gradient_ == "autograd":
+            with torch.no_grad():
+                return self.forward(u.reshape(shape)).to(self.dtype)
+        points = u.detach().cpu().numpy().astype(np.float64).reshape(shape)
+        return self._tensor(cem.adapter_.scores(points, cem.response_method_))
+
+    def _valid(self, z, anchor, t0, rows):
+        """Whether ``anchor + z`` is a valid PN / PP, and the model's class there."""
+        sign = 1.0 if self.pn else -1.0
+        scores = self._scores(anchor + z, rows)
+        valid = sign * _margin(scores, t0) < -float(self.cem.kappa)
+        return valid.cpu().numpy(), scores.argmax(dim=1).cpu().numpy()
+
+    def _polish(self, z, anchor, t0, rows, found, best_class):
+        """Shrink each found best point while it stays valid (forward passes only).
+
+        Three bisections per sample, each keeping a valid point at every stage:
+        the largest soft threshold ``tau`` for which ``S_tau(z)`` stays valid,
+        the smallest factor ``s`` in ``[0, 1]`` for which ``s * z`` does, then
+        the most of its smallest coordinates that can be set to zero. Each only
+        lowers ``|z|_1`` and ``|z|_2``, so the elastic-net size never grows.
+        Rows of ``found`` False are returned unchanged; every bisection is per
+        row, so a row's result does not depend on its batch companions.
+        """
+        import torch
+
+        z = z.clone()
+        best_class = best_class.copy()
+        idx = np.flatnonzero(found)
+        sel = torch.as_tensor(idx, device=self.device)
+        zf, af, tf = z[sel], anchor[sel], t0[sel]
+        rf = rows[idx]
+        m, n_features = zf.shape
+        cls = best_class[idx]
+
+        # 1. Soft-threshold: the largest valid tau of sign(z) max(|z| - tau, 0).
+        from ._optim import soft_threshold
+
+        t_lo, t_hi = np.zeros(m), zf.abs().amax(dim=1).cpu().numpy().astype(float)
+        for _ in range(_POLISH_SCALE_STEPS):
+            tau = (t_lo + t_hi) / 2
+            ok, pred = self._valid(
+                soft_threshold(zf, self._tensor(tau[:, None])), af, tf, rf
+            )
+            t_lo = np.where(ok, tau, t_lo)
+            t_hi = np.where(ok, t_hi, tau)
+            cls = np.where(ok, pred, cls)
+        zf = soft_threshold(zf, self._tensor(t_lo[:, None]))
+
+        # 2. Scale towards zero: the smallest valid s (s = 1 is valid).
+        s_lo, s_hi = np.zeros(m), np.ones(m)
+        for _ in range(_POLISH_SCALE_STEPS):
+            s = (s_lo + s_hi) / 2
+            ok, pred = self._valid(zf * self._tensor(s[:, None]), af, tf, rf)
+            s_hi = np.where(ok, s, s_hi)
+            s_lo = np.where(ok, s_lo, s)
+            cls = np.where(ok, pred, cls)
+        zf = zf * self._tensor(s_hi[:, None])
+
+        # 3. Drop the smallest coordinates: the largest valid count k of
+        # coordinates set to zero, by rank of |z| (the zeros rank first).
+        rank = torch.argsort(torch.argsort(zf.abs(), dim=1, stable=True), dim=1)
+        rank = rank.cpu().numpy()
+        k_lo = (zf == 0).sum(dim=1).cpu().numpy().astype(np.int64)  # valid
+        k_hi = np.full(m, n_features + 1, dtype=np.int64)  # exclusive
+        while np.any(k_hi - k_lo > 1):
+            k = (k_lo + k_hi) // 2
+            live = k_hi - k_lo > 1
+            keep = rank >= k[:, None]
+            trial = zf * self._tensor(keep)
+            ok, pred = self._valid(trial, af, tf, rf)
+            ok &= live
+            k_lo = np.where(ok, k, k_lo)
+            k_hi = np.where(live & ~ok, k, k_hi)
+            cls = np.where(ok, pred, cls)
+        zf = zf * self._tensor(rank >= k_lo[:, None])
+
+        z[sel] = zf
+        best_class[idx] = cls
+        return z, best_class
+
     def _to_delta(self, z, rows):
         """Optimised offsets to deltas (float64, exactly inside the bounds)."""
         z = z.detach().cpu().numpy().astype(np.float64)
@@ -1025,7 +1135,7 @@ class _CEMRun:
         self.out_class[rows] = best_class
         if self.cem.save_freq is not None:
             keys = np.asarray(self.cem._savepoint_keys())
-            later = keys[None, :] > t_end[:, None]
+            later = keys[None, :] >= t_end[:, None]
             for i, r in enumerate(rows):
                 self.savepoints[r, later[i]] = delta[i]
 
