@@ -331,31 +331,36 @@ class TorchAdapter(ModelAdapter):
             return "decision_function" if gradients else "auto"
         return response_method
 
-    def _forward_fn(self, method):
+    def _forward_fn(self, method, call=None):
         import torch
 
-        body, final = split_final_activation(self.module)
+        call = _plain_call if call is None else call
+        module = self.module
+        body, final = split_final_activation(module)
         if method == "auto":
             if self.is_skorch:
                 nonlin = self.model._get_predict_nonlinearity()
-                return lambda x: _check_tensor_output(nonlin(self.module(x)))
-            return lambda x: _check_tensor_output(self.module(x))
+                return lambda x: _check_tensor_output(nonlin(call(module, x)))
+            return lambda x: _check_tensor_output(call(module, x))
         if method == "decision_function":
-            return lambda x: _check_tensor_output(body(x))
+            return lambda x: _check_tensor_output(call(body, x))
         if isinstance(final, torch.nn.LogSoftmax) and method == "predict_log_proba":
-            return lambda x: _check_tensor_output(self.module(x))
+            return lambda x: _check_tensor_output(call(module, x))
         if method == "predict_proba":
-            return lambda x: torch.softmax(_check_tensor_output(body(x)), dim=1)
-        return lambda x: torch.log_softmax(_check_tensor_output(body(x)), dim=1)
+            return lambda x: torch.softmax(_check_tensor_output(call(body, x)), dim=1)
+        return lambda x: torch.log_softmax(_check_tensor_output(call(body, x)), dim=1)
 
     def scores(self, X, response_method="auto", *, batch_size=None):
         import torch
 
         method = self.resolve_response_method(response_method)
-        forward = self._forward_fn(method)
         device = self.device
         dtype = _module_dtype(self.module)
         X = np.asarray(X)
+        call = None
+        if X.ndim == 4 and device.type == "cpu" and _has_conv2d(self.module):
+            call = _ChannelsLastCall()
+        forward = self._forward_fn(method, call)
         n = len(X)
         step = n if batch_size is None else max(1, int(batch_size))
         outs = []
@@ -378,6 +383,46 @@ class TorchAdapter(ModelAdapter):
     def torch_forward(self, response_method="auto"):
         method = self.resolve_response_method(response_method, gradients=True)
         return self._forward_fn(method), self.module, self.device
+
+
+def _plain_call(module, x):
+    return module(x)
+
+
+def _has_conv2d(module):
+    import torch
+
+    return any(isinstance(m, torch.nn.Conv2d) for m in module.modules())
+
+
+class _ChannelsLastCall:
+    """Run a module with channels-last copies of its 4-D parameters and buffers.
+
+    On the CPU, oneDNN convolutions of a batch of images run about twice as
+    fast in the channels-last layout (NHWC). The module itself is never
+    touched: :func:`torch.func.functional_call` runs it with the copies, made
+    once per ``scores`` call. ``Tensor.to(memory_format=...)`` is used rather
+    than ``contiguous``, which leaves single-channel weights in the ambiguous
+    NCHW strides.
+    """
+
+    def __init__(self):
+        self._params = {}
+
+    def __call__(self, module, x):
+        import torch
+        from torch.func import functional_call
+
+        params = self._params.get(id(module))
+        if params is None:
+            params = {
+                name: t.detach().to(memory_format=torch.channels_last)
+                if t.ndim == 4
+                else t
+                for name, t in (*module.named_parameters(), *module.named_buffers())
+            }
+            self._params[id(module)] = params
+        return functional_call(module, params, (x,))
 
 
 def _module_dtype(module):

@@ -123,6 +123,40 @@ def test_torch_adapter_softmax_bypass(digits):
     )
 
 
+@pytest.mark.parametrize("in_channels", [1, 3])
+def test_torch_adapter_channels_last_scores_leave_the_module_alone(in_channels):
+    """Check that conv scores on the CPU (run in channels-last layout) equal the
+    module's own output and that the module's tensors are not touched."""
+    import torch
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(in_channels, 8, 3),
+        torch.nn.BatchNorm2d(8),
+        torch.nn.ReLU(),
+        torch.nn.Conv2d(8, 4, 2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(4 * 5 * 5, 3),
+        torch.nn.Softmax(dim=1),
+    ).eval()
+    net[1].running_mean.normal_()
+    before = {k: (v.data_ptr(), v.stride(), v.clone()) for k, v in
+              net.state_dict().items()}
+    X = np.random.RandomState(0).rand(7, in_channels, 8, 8).astype(np.float32)
+    adapter = check_model(net)
+    logits = adapter.scores(X, "decision_function", batch_size=3)
+    proba = adapter.scores(X, "auto", batch_size=3)
+    with torch.no_grad():
+        expected_logits = net[:-1](torch.as_tensor(X)).numpy()
+        expected = net(torch.as_tensor(X)).numpy()
+    np.testing.assert_allclose(logits, expected_logits, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(proba, expected, rtol=1e-5, atol=1e-7)
+    for k, v in net.state_dict().items():
+        ptr, stride, value = before[k]
+        assert v.data_ptr() == ptr and v.stride() == stride
+        torch.testing.assert_close(v, value, rtol=0, atol=0)
+
+
 def test_torch_adapter_tuple_output_error(digits):
     """Check that a module returning a tuple gets a clear error."""
     torch = pytest.importorskip("torch")
