@@ -35,6 +35,10 @@ _C_UPPER = 1e10
 _ANNEAL_DIV = 10
 # Bisection steps of the final shrinking of each best point (factor in [0, 1]).
 _POLISH_SCALE_STEPS = 12
+# Supports of at most this many coordinates are pruned greedily by the polish,
+# with this many bisection steps of the scale of each candidate.
+_PRUNE_MAX_SUPPORT = 8
+_POLISH_PRUNE_STEPS = 16
 
 
 class ContrastiveExplanation(Explanation):
@@ -250,7 +254,12 @@ default=None
     on a factor towards zero, and on how many of its smallest coordinates are
     set to zero. Each stage keeps a valid point and lowers ``|delta|_1`` and
     ``|delta|_2``, so the result is never larger than the best iterate; it lies
-    (up to the bisection tolerance) on the model's decision boundary.
+    (up to the bisection tolerance) on the model's decision boundary. Supports
+    of at most 8 coordinates (typical of PPs) are then pruned greedily: each
+    coordinate in turn is set to zero and the others scaled up (within the box)
+    by the smallest valid factor; the candidate of smallest ``|delta|_1`` is
+    kept while it lowers ``|delta|_1`` and its elastic-net size stays within
+    that of the best iterate.
 
     FISTA's shrinkage threshold is ``beta`` itself, as in the paper (eq. 5) and
     alibi, not ``learning_rate * beta``.
@@ -1049,6 +1058,8 @@ class _CEMRun:
         the smallest factor ``s`` in ``[0, 1]`` for which ``s * z`` does, then
         the most of its smallest coordinates that can be set to zero. Each only
         lowers ``|z|_1`` and ``|z|_2``, so the elastic-net size never grows.
+        Small supports are then pruned by :meth:`_prune`, which lowers
+        ``|z|_1`` and keeps the elastic-net size within that of ``z``.
         Rows of ``found`` False are returned unchanged; every bisection is per
         row, so a row's result does not depend on its batch companions.
         """
@@ -1062,6 +1073,7 @@ class _CEMRun:
         rf = rows[idx]
         m, n_features = zf.shape
         cls = best_class[idx]
+        limit = _elastic_net(zf, self.cem.beta)
 
         # 1. Soft-threshold: the largest valid tau of sign(z) max(|z| - tau, 0).
         from ._optim import soft_threshold
@@ -1105,9 +1117,88 @@ class _CEMRun:
             cls = np.where(ok, pred, cls)
         zf = zf * self._tensor(rank >= k_lo[:, None])
 
+        # 4. Small supports: drop one coordinate and scale the others up.
+        zf, cls = self._prune(zf, af, tf, rf, cls, limit)
+
         z[sel] = zf
         best_class[idx] = cls
         return z, best_class
+
+    def _prune(self, z, anchor, t0, rows, cls, limit):
+        """Greedily drop coordinates of small supports, scaling the rest up.
+
+        For each row with at most ``_PRUNE_MAX_SUPPORT`` nonzero coordinates and
+        each of them ``j``, the other coordinates are scaled by the smallest
+        valid factor ``s`` (bisection, clipped to the box, so ``s`` may exceed
+        1); the candidate of smallest ``|z|_1`` among those whose elastic-net
+        size ``beta |z|_1 + |z|_2^2`` stays within ``limit`` (that of the best
+        iterate) replaces the row if its ``|z|_1`` is smaller. Rounds repeat
+        while some row improves. Every candidate is valid, so validity is kept,
+        ``|z|_1`` never grows and the elastic-net size stays within ``limit``;
+        each row is handled alone, so the result does not depend on the
+        batch.
+        """
+        import torch
+
+        m = len(z)
+        if m == 0:
+            return z, cls
+        rt = torch.as_tensor(rows, device=self.device)
+        lower, upper = self.lower[rt], self.upper[rt]
+        z, cls = z.clone(), cls.copy()
+        active = np.ones(m, dtype=bool)
+        for _ in range(_PRUNE_MAX_SUPPORT):
+            support = (z != 0).sum(dim=1).cpu().numpy()
+            active &= (support >= 2) & (support <= _PRUNE_MAX_SUPPORT)
+            if not active.any():
+                break
+            idx = np.flatnonzero(active)
+            n_cand = int(support[idx].max())
+            # Candidates: row idx[i] without its c-th nonzero coordinate.
+            zi = z[torch.as_tensor(idx, device=self.device)]
+            order = torch.argsort((zi != 0).to(zi.dtype), dim=1, descending=True)
+            drop = order[:, :n_cand]  # nonzero coordinates first
+            real = np.arange(n_cand)[None, :] < support[idx][:, None]
+            ci, cj = np.nonzero(real)
+            cand_row = idx[ci]
+            base = zi[torch.as_tensor(ci, device=self.device)].clone()
+            base[torch.arange(len(ci)), drop[ci, cj]] = 0
+            lo = lower[torch.as_tensor(cand_row, device=self.device)]
+            hi = upper[torch.as_tensor(cand_row, device=self.device)]
+            nz = base != 0
+            cap = torch.where(base > 0, hi, lo) / torch.where(nz, base, 1.0)
+            s_max = torch.where(nz, cap, 0.0).amax(dim=1).cpu().numpy()
+            s_max = np.maximum(s_max, 1.0)
+
+            def path(s, base=base, lo=lo, hi=hi):
+                scaled = base * self._tensor(np.asarray(s)[:, None])
+                return torch.minimum(torch.maximum(scaled, lo), hi)
+
+            a_cand, t_cand, r_cand = anchor[cand_row], t0[cand_row], rows[cand_row]
+            ok_end, pred_end = self._valid(path(s_max), a_cand, t_cand, r_cand)
+            s_lo, s_hi = np.zeros(len(ci)), s_max.copy()
+            c_cls = pred_end.copy()
+            for _ in range(_POLISH_PRUNE_STEPS):
+                s = (s_lo + s_hi) / 2
+                ok, pred = self._valid(path(s), a_cand, t_cand, r_cand)
+                s_hi = np.where(ok, s, s_hi)
+                s_lo = np.where(ok, s_lo, s)
+                c_cls = np.where(ok, pred, c_cls)
+            trial = path(s_hi)
+            l1 = trial.abs().sum(dim=1).cpu().numpy().astype(float)
+            size = _elastic_net(trial, self.cem.beta)
+            l1 = np.where(ok_end & (size <= limit[cand_row]), l1, np.inf)
+            current = z.abs().sum(dim=1).cpu().numpy().astype(float)
+            improved = np.zeros(m, dtype=bool)
+            for r in idx:
+                mine = np.flatnonzero(cand_row == r)
+                best = mine[np.argmin(l1[mine])]
+                if l1[best] < current[r] * (1 - 1e-6):
+                    z[r] = trial[best]
+                    cls[r] = c_cls[best]
+                    improved[r] = True
+            active &= improved
+        return z, cls
 
     def _to_delta(self, z, rows):
         """Optimised offsets to deltas (float64, exactly inside the bounds)."""
@@ -1154,6 +1245,12 @@ class _CEMRun:
         for i in range(self.n):
             out[i] = values[bounds[i] : bounds[i + 1]]
         return out
+
+
+def _elastic_net(z, beta):
+    """``beta |z|_1 + |z|_2^2`` of each row of the tensor ``z``, as float64."""
+    z = z.detach().cpu().numpy().astype(np.float64)
+    return beta * np.abs(z).sum(axis=1) + (z**2).sum(axis=1)
 
 
 def _shrink(value, tol):

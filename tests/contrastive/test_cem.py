@@ -317,3 +317,40 @@ def test_cem_dropping_finished_samples_changes_nothing(digits, logreg):
         np.testing.assert_array_equal(
             ex.history.groupby("sample").size().to_numpy()[back], steps
         )
+
+
+def test_cem_pp_prune_only_shrinks_and_keeps_validity(digits, logreg, monkeypatch):
+    """Check the greedy pruning of small PP supports against the polish without it.
+
+    Dropping a coordinate and scaling the others up must keep every PP valid,
+    never raise ``|delta|_1`` (it lowers it for some samples here) nor the
+    elastic-net size above the best valid iterate, and give the same result
+    for a sample explained alone as in a batch.
+    """
+    from skxai.contrastive import _cem
+
+    X, _ = digits
+    n, beta = 12, 0.1
+    cem = CEM(logreg, mode="pp", beta=beta, feature_range=(0, 1), **FAST).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        pruned = cem.explain(X[:n])
+        alone = clone(cem).set_params(batch_size=1).fit(X).explain(X[:n])
+        monkeypatch.setattr(_cem, "_PRUNE_MAX_SUPPORT", 0)
+        plain = cem.explain(X[:n])
+    np.testing.assert_array_equal(pruned.found, plain.found)
+    found = pruned.found
+    assert found.all()
+    pp, ref = pruned.delta.reshape(n, -1), plain.delta.reshape(n, -1)
+    np.testing.assert_array_equal(logreg.predict(pp), pruned.original_class)
+    np.testing.assert_array_equal(logreg.predict(pp), pruned.new_class)
+    l1, l1_ref = np.abs(pp).sum(axis=1), np.abs(ref).sum(axis=1)
+    assert (l1 <= l1_ref + 1e-9).all()
+    assert (l1 < l1_ref - 1e-3).any()  # the pruning really acts here
+    assert ((pp != 0).sum(axis=1) <= (ref != 0).sum(axis=1)).all()
+    hist = pruned.history.assign(dist=lambda h: beta * h["l1"] + h["l2"])
+    best = hist[hist["valid"]].groupby("sample")["dist"].min().to_numpy()
+    size = beta * l1 + (pp**2).sum(axis=1)
+    assert (size <= best * (1 + 1e-5) + 1e-9).all()
+    np.testing.assert_array_equal(alone.found, pruned.found)
+    np.testing.assert_allclose(alone.delta, pruned.delta, atol=1e-10)
