@@ -689,7 +689,7 @@ class _CEMRun:
                 self.ae = ae.as_torch(cem.input_shape_, self.dtype, self.device)
             else:
                 self.ae = ae
-        anchor = flat if self.pn else np.broadcast_to(self.no_info, flat.shape)
+        anchor = flat if self.pn else np.broadcast_to(self.no_info, flat.shape).copy()
         as_t = self._tensor
         self.anchor = as_t(anchor)
         self.lower, self.upper = as_t(self.lower_np), as_t(self.upper_np)
