@@ -1031,7 +1031,7 @@ class _CEMRun:
                         )
                     )
 
-    def _scores(self, u, rows):
+    def _scores(self, u):
         """Scores ``f`` at the points ``u`` (no gradient)."""
         import torch
 
@@ -1043,12 +1043,27 @@ class _CEMRun:
         points = u.detach().cpu().numpy().astype(np.float64).reshape(shape)
         return self._tensor(cem.adapter_.scores(points, cem.response_method_))
 
-    def _valid(self, z, anchor, t0, rows):
+    def _valid(self, z, anchor, t0):
         """Whether ``anchor + z`` is a valid PN / PP, and the model's class there."""
         sign = 1.0 if self.pn else -1.0
-        scores = self._scores(anchor + z, rows)
+        scores = self._scores(anchor + z)
         valid = sign * _margin(scores, t0) < -float(self.cem.kappa)
         return valid.cpu().numpy(), scores.argmax(dim=1).cpu().numpy()
+
+    def _bisect(self, point_at, good, bad, cls, anchor, t0, steps):
+        """Bisect a per-row scalar between a valid end ``good`` and ``bad``.
+
+        ``point_at(v)`` gives each row's offset at the value ``v`` of the row.
+        Returns, after ``steps`` halvings, the valid end closest to ``bad`` and
+        the model's class there (``cls`` where no midpoint was valid).
+        """
+        for _ in range(steps):
+            mid = (good + bad) / 2
+            ok, pred = self._valid(point_at(mid), anchor, t0)
+            good = np.where(ok, mid, good)
+            bad = np.where(ok, bad, mid)
+            cls = np.where(ok, pred, cls)
+        return good, cls
 
     def _polish(self, z, anchor, t0, rows, found, best_class):
         """Shrink each found best point while it stays valid (forward passes only).
@@ -1070,7 +1085,6 @@ class _CEMRun:
         idx = np.flatnonzero(found)
         sel = torch.as_tensor(idx, device=self.device)
         zf, af, tf = z[sel], anchor[sel], t0[sel]
-        rf = rows[idx]
         m, n_features = zf.shape
         cls = best_class[idx]
         limit = _elastic_net(zf, self.cem.beta)
@@ -1078,26 +1092,19 @@ class _CEMRun:
         # 1. Soft-threshold: the largest valid tau of sign(z) max(|z| - tau, 0).
         from ._optim import soft_threshold
 
-        t_lo, t_hi = np.zeros(m), zf.abs().amax(dim=1).cpu().numpy().astype(float)
-        for _ in range(_POLISH_SCALE_STEPS):
-            tau = (t_lo + t_hi) / 2
-            ok, pred = self._valid(
-                soft_threshold(zf, self._tensor(tau[:, None])), af, tf, rf
-            )
-            t_lo = np.where(ok, tau, t_lo)
-            t_hi = np.where(ok, t_hi, tau)
-            cls = np.where(ok, pred, cls)
-        zf = soft_threshold(zf, self._tensor(t_lo[:, None]))
+        t_hi = zf.abs().amax(dim=1).cpu().numpy().astype(float)
+        tau, cls = self._bisect(
+            lambda v: soft_threshold(zf, self._tensor(v[:, None])),
+            np.zeros(m), t_hi, cls, af, tf, _POLISH_SCALE_STEPS,
+        )
+        zf = soft_threshold(zf, self._tensor(tau[:, None]))
 
         # 2. Scale towards zero: the smallest valid s (s = 1 is valid).
-        s_lo, s_hi = np.zeros(m), np.ones(m)
-        for _ in range(_POLISH_SCALE_STEPS):
-            s = (s_lo + s_hi) / 2
-            ok, pred = self._valid(zf * self._tensor(s[:, None]), af, tf, rf)
-            s_hi = np.where(ok, s, s_hi)
-            s_lo = np.where(ok, s_lo, s)
-            cls = np.where(ok, pred, cls)
-        zf = zf * self._tensor(s_hi[:, None])
+        s, cls = self._bisect(
+            lambda v: zf * self._tensor(v[:, None]),
+            np.ones(m), np.zeros(m), cls, af, tf, _POLISH_SCALE_STEPS,
+        )
+        zf = zf * self._tensor(s[:, None])
 
         # 3. Drop the smallest coordinates: the largest valid count k of
         # coordinates set to zero, by rank of |z| (the zeros rank first).
@@ -1110,7 +1117,7 @@ class _CEMRun:
             live = k_hi - k_lo > 1
             keep = rank >= k[:, None]
             trial = zf * self._tensor(keep)
-            ok, pred = self._valid(trial, af, tf, rf)
+            ok, pred = self._valid(trial, af, tf)
             ok &= live
             k_lo = np.where(ok, k, k_lo)
             k_hi = np.where(live & ~ok, k, k_hi)
@@ -1118,7 +1125,7 @@ class _CEMRun:
         zf = zf * self._tensor(rank >= k_lo[:, None])
 
         # 4. Small supports: drop one coordinate and scale the others up.
-        zf, cls = self._prune(zf, af, tf, rf, cls, limit)
+        zf, cls = self._prune(zf, af, tf, rows[idx], cls, limit)
 
         z[sel] = zf
         best_class[idx] = cls
@@ -1174,17 +1181,13 @@ class _CEMRun:
                 scaled = base * self._tensor(np.asarray(s)[:, None])
                 return torch.minimum(torch.maximum(scaled, lo), hi)
 
-            a_cand, t_cand, r_cand = anchor[cand_row], t0[cand_row], rows[cand_row]
-            ok_end, pred_end = self._valid(path(s_max), a_cand, t_cand, r_cand)
-            s_lo, s_hi = np.zeros(len(ci)), s_max.copy()
-            c_cls = pred_end.copy()
-            for _ in range(_POLISH_PRUNE_STEPS):
-                s = (s_lo + s_hi) / 2
-                ok, pred = self._valid(path(s), a_cand, t_cand, r_cand)
-                s_hi = np.where(ok, s, s_hi)
-                s_lo = np.where(ok, s_lo, s)
-                c_cls = np.where(ok, pred, c_cls)
-            trial = path(s_hi)
+            a_cand, t_cand = anchor[cand_row], t0[cand_row]
+            ok_end, pred_end = self._valid(path(s_max), a_cand, t_cand)
+            s, c_cls = self._bisect(
+                path, s_max, np.zeros(len(ci)), pred_end, a_cand, t_cand,
+                _POLISH_PRUNE_STEPS,
+            )
+            trial = path(s)
             l1 = trial.abs().sum(dim=1).cpu().numpy().astype(float)
             size = _elastic_net(trial, self.cem.beta)
             l1 = np.where(ok_end & (size <= limit[cand_row]), l1, np.inf)
