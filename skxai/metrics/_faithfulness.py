@@ -155,7 +155,6 @@ def _curve_values(mm, X, rank, A, B, targets, cuts, batch_size, f_A, f_B):
     new[:, 1:] = counts[:, 1:] > counts[:, :-1]
     new[:, 0] = True
     final = counts == counts[:, -1:]
-    final[:, 0] = counts[:, 0] == counts[:, -1]
     # The output of each point comes from the first point with its input.
     source = np.maximum.accumulate(np.where(new, columns, 0), axis=1)
     source = np.where(final & ~final[:, :1], n_points - 1, source)
