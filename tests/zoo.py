@@ -161,8 +161,9 @@ def resnet18(num_classes=10, width=64, in_channels=3, seed=0):
 
     ``width=64`` is torchvision's ResNet-18 (for 3x224x224 inputs); tests use a
     narrow one (``width=4``). The stem and three stride-2 stages divide the side by
-    32: ``layer4``'s output is 2x2 on 64x64 inputs and 1x1 on 32x32 or smaller. BatchNorm running statistics
-    are set to seeded non-trivial values so BatchNorm is not the identity.
+    32: ``layer4``'s output is 2x2 on 64x64 inputs and 1x1 on 32x32 or smaller.
+    BatchNorm running statistics and affine parameters are set to seeded
+    non-trivial values so BatchNorm is not the identity.
     """
     torch, nn = _torch()
     torch.manual_seed(seed)
@@ -173,16 +174,27 @@ def resnet18(num_classes=10, width=64, in_channels=3, seed=0):
     return model.eval()
 
 
-def vgg(num_classes=10, in_channels=3, cfg=(8, "M", 16, "M", 16, 16, "M"), hidden=32,
-        pool=2, seed=0):
+def vgg(
+    num_classes=10,
+    in_channels=3,
+    cfg=(8, "M", 16, "M", 16, 16, "M"),
+    hidden=32,
+    pool=2,
+    seed=0,
+):
     """A small VGG-shaped network in eval mode, built deterministically from ``seed``.
 
     The defaults suit 16x16 inputs (three 2x2 max pools leave 2x2, then avgpool 2x2).
     """
     torch, nn = _torch()
     torch.manual_seed(seed)
-    model = _vgg_class()(list(cfg), num_classes=num_classes, in_channels=in_channels,
-                         hidden=hidden, pool=pool)
+    model = _vgg_class()(
+        list(cfg),
+        num_classes=num_classes,
+        in_channels=in_channels,
+        hidden=hidden,
+        pool=pool,
+    )
     return model.eval()
 
 
