@@ -280,6 +280,23 @@ def _linear_weights(estimator):
     return coef, intercept
 
 
+def _logistic_is_ovr(estimator):
+    """Whether a LogisticRegression's ``predict_proba`` is one-vs-rest.
+
+    scikit-learn < 1.8 has a ``multi_class`` parameter: with ``'ovr'``, or with
+    ``'auto'`` for a binary model or the ``'liblinear'`` solver, probabilities
+    are per-class sigmoids normalised to sum to one; with ``'multinomial'`` they
+    are the softmax (of ``[-d, d]`` for a binary model). Later releases only
+    know the sigmoid for binary models and the softmax otherwise.
+    """
+    multi_class = getattr(estimator, "multi_class", "deprecated")
+    if multi_class in ("ovr", "warn"):
+        return True
+    if multi_class == "multinomial":
+        return False
+    return len(estimator.classes_) <= 2 or estimator.solver == "liblinear"
+
+
 def _linear_link(estimator):
     """How a linear classifier turns decisions into probabilities, or None.
 
@@ -290,7 +307,11 @@ def _linear_link(estimator):
     if not hasattr(estimator, "predict_proba"):
         return None
     n_outputs = np.atleast_2d(estimator.coef_).shape[0]
-    if isinstance(estimator, LogisticRegression | LinearDiscriminantAnalysis):
+    if isinstance(estimator, LogisticRegression):
+        if not _logistic_is_ovr(estimator):
+            return ("softmax", None)  # of [-d, d] when binary
+        return ("logistic", None) if n_outputs == 1 else ("logistic", "uniform")
+    if isinstance(estimator, LinearDiscriminantAnalysis):
         return ("logistic", None) if n_outputs == 1 else ("softmax", None)
     if isinstance(estimator, SGDClassifier) and estimator.loss in _SGD_LINKS:
         kind = _SGD_LINKS[estimator.loss]
@@ -512,9 +533,16 @@ def to_torch(estimator, *, response_method="decision_function", dtype=torch.floa
     ``MLPClassifier``, per-class sigmoids normalised to sum to one for
     multiclass ``SGDClassifier(loss='log_loss')`` and ``OneVsRestClassifier``,
     and ``(clip(d, -1, 1) + 1) / 2`` (normalised when multiclass) for
-    ``loss='modified_huber'``. ``predict_log_proba`` uses the stable log-sigmoid
-    and log-softmax, so where scikit-learn's probabilities underflow to 0 (and
-    its logarithms to ``-inf``) the module returns the finite exact value. For
+    ``loss='modified_huber'``. Under scikit-learn < 1.8, a one-vs-rest
+    ``LogisticRegression`` (``multi_class='ovr'``, or ``solver='liblinear'``
+    on three or more classes) gives normalised per-class sigmoids, and a
+    binary ``multi_class='multinomial'`` one the softmax of ``[-d, d]``. Where
+    every per-class sigmoid underflows to 0, the module gives uniform
+    probabilities (zeros for ``OneVsRestClassifier``), as scikit-learn >= 1.8
+    does; older releases give NaN there.
+    ``predict_log_proba`` uses the stable log-sigmoid and log-softmax, so where
+    scikit-learn's probabilities underflow to 0 (and its logarithms to
+    ``-inf``) the module returns the finite exact value. For
     ``OneVsRestClassifier``, which has no ``predict_log_proba``, it is the
     logarithm of ``predict_proba``.
 
