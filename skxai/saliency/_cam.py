@@ -5,19 +5,12 @@ import warnings
 import numpy as np
 
 from ..base import RESPONSE_METHODS, BaseExplainer, ExplainerMixin
+from ..exceptions import ZeroMapWarning
 from ..utils._sklearn_compat import HasMethods, StrOptions
 from ._backprop import _relu_layer_names, _rules
 from ._gradient import _check_torch
 
 INTERPOLATIONS = ("nearest", "nearest-exact", "bilinear", "bicubic", "area")
-
-
-class ZeroMapWarning(UserWarning):
-    """A class activation map is zero everywhere.
-
-    Raised by :class:`GradCAM` and :class:`GuidedGradCAM` when, after the ReLU,
-    no activation of the layer raises the explained class score.
-    """
 
 
 class GradCAM(ExplainerMixin, BaseExplainer):

@@ -14,6 +14,7 @@ from sklearn.base import clone
 from sklearn.utils import check_random_state
 
 from ..base import RESPONSE_METHODS, BaseExplainer, ExplainerMixin
+from ..exceptions import CompletenessWarning
 from ..utils._optional import import_optional
 from ..utils._sklearn_compat import HasMethods, Interval, StrOptions, _fit_context
 
@@ -24,15 +25,6 @@ IG_METHODS = (
     "riemann_middle",
     "riemann_trapezoid",
 )
-
-
-class CompletenessWarning(UserWarning):
-    """Integrated gradients do not add up to ``f(x) - f(baseline)``.
-
-    Raised by :class:`IntegratedGradients` when the completeness gap ``delta``
-    exceeds its ``delta_tolerance``: the path integral is not resolved by the
-    ``n_steps`` steps of the chosen ``method``.
-    """
 
 
 def _check_torch(explainer):

@@ -1,0 +1,53 @@
+"""Checks across the package: public warnings, no dead helpers, clear errors."""
+
+import importlib
+import inspect
+import pkgutil
+
+import pytest
+
+import skxai
+import skxai.exceptions
+
+
+def _modules():
+    """Every skxai module that imports here (optional extras may be missing)."""
+    out = []
+    for info in pkgutil.walk_packages(skxai.__path__, "skxai."):
+        try:
+            out.append(importlib.import_module(info.name))
+        except ImportError:
+            continue
+    return out
+
+
+def test_warnings_live_in_exceptions():
+    """Check that every warning class skxai defines is in skxai.exceptions."""
+    public = set(skxai.exceptions.__all__)
+    for module in _modules():
+        for name, obj in vars(module).items():
+            if not (inspect.isclass(obj) and issubclass(obj, Warning)):
+                continue
+            if obj.__module__.startswith("skxai"):
+                assert obj.__module__ == "skxai.exceptions", (
+                    f"{obj.__module__}.{name} is a warning users filter: define it "
+                    "in skxai/exceptions.py"
+                )
+                assert name in public
+    for name in public:
+        assert getattr(skxai.exceptions, name).__name__ == name
+
+
+def test_zero_map_warning_is_the_public_class():
+    """Check that GradCAM warns with skxai.exceptions.ZeroMapWarning."""
+    torch = pytest.importorskip("torch")
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 2, 3), torch.nn.ReLU(), torch.nn.Flatten(),
+        torch.nn.Linear(2 * 4 * 4, 3),
+    ).double()
+    with torch.no_grad():
+        net[0].weight.fill_(-1.0)  # every activation is 0 after the ReLU
+        net[0].bias.fill_(0.0)
+    X = torch.rand(4, 1, 6, 6, dtype=torch.float64).numpy()
+    with pytest.warns(skxai.exceptions.ZeroMapWarning, match="zero everywhere"):
+        skxai.GradCAM(net).fit(X).transform(X)
