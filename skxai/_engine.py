@@ -1,0 +1,405 @@
+"""The one perturbation engine: score many perturbed copies of samples in batches.
+
+Occlusion, RISE, Shapley values, deletion/insertion curves, infidelity and CEM
+without gradients all build a *plan* (masks over the features of each sample and
+what hidden features become) and reduce the model's scores of the perturbed
+copies; :func:`score_perturbations` is the only place that builds the copies and
+calls the model. It never holds more than ``batch_size`` model inputs at once,
+and a copy equal to the sample itself or to the previous copy of the same sample
+is not sent to the model again.
+"""
+
+import hashlib
+
+import numpy as np
+from sklearn import config_context
+from sklearn.utils import check_random_state
+
+__all__ = ["sample_seeds", "score_perturbations"]
+
+
+def sample_seeds(X, random_state):
+    """One seed per sample derived from ``random_state`` and the sample's values.
+
+    A sample's seed depends on its content only (and on ``random_state``), never
+    on its position or its neighbours, so random plans give the same result for a
+    row whatever the batch, ``n_jobs`` or ``batch_size``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, ...)
+        The samples.
+    random_state : int, RandomState instance or None
+        Base seed; an int or ``None`` is drawn once through
+        :func:`~sklearn.utils.check_random_state`.
+
+    Returns
+    -------
+    seeds : ndarray of shape (n_samples,) of uint64
+        Seeds for :func:`numpy.random.default_rng`.
+    """
+    base = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+    X = np.asarray(X)
+    seeds = np.empty(len(X), dtype=np.uint64)
+    for i, x in enumerate(X):
+        if x.dtype == object:
+            data = repr(x.tolist()).encode()
+        else:
+            data = np.ascontiguousarray(x).tobytes()
+        digest = hashlib.blake2b(data, digest_size=8, key=base.to_bytes(8, "little"))
+        seeds[i] = int.from_bytes(digest.digest(), "little")
+    return seeds
+
+
+def score_perturbations(
+    adapter,
+    X,
+    masks,
+    fill=None,
+    *,
+    response_method,
+    batch_size,
+    targets=None,
+    reference=None,
+    layout=None,
+):
+    """Model scores of perturbed copies ``x' = m * x + (1 - m) * fill``.
+
+    Parameters
+    ----------
+    adapter : ModelAdapter
+        The model (:func:`skxai.models.check_model`); only ``adapter.scores`` is
+        called.
+    X : ndarray of shape (n, n_features)
+        Flattened samples (numeric; object arrays of raw tables allow binary
+        masks only).
+    masks : ndarray or callable
+        ``(k, n_features)`` shared by all samples, ``(n, k, n_features)`` one set
+        per sample, or a callable ``masks(i) -> (k, n_features)`` giving sample
+        ``i``'s masks on demand (drawn from ``sample_seeds`` for random plans).
+        Values in [0, 1] (bool or float): 1 keeps the feature, 0 replaces it.
+    fill : float, ndarray of shape (n_features,) or (n, n_features), default=None
+        What hidden features become. ``None`` needs ``reference``.
+    response_method : str
+        Model output scored (the explainer's ``response_method_``).
+    batch_size : int
+        Largest number of model inputs built and scored at once.
+    targets : ndarray of shape (n, t) of int, default=None
+        Score columns (class indices) kept per sample; ``None`` keeps them all.
+    reference : ndarray of shape (n_ref, n_features), default=None
+        Interventional background: the score of a copy is the mean over the
+        reference rows ``r`` of ``f(m * x + (1 - m) * r)``. Replaces ``fill``.
+    layout : Layout, default=None
+        Gives the model's input shape (and a raw table's dtypes) through
+        ``layout.to_model``; ``None`` gives the model 2-D ``(m, n_features)``.
+
+    Returns
+    -------
+    scores : ndarray of shape (n, k, t) or (n, k, n_classes)
+        float64 scores of every copy.
+
+    Notes
+    -----
+    A copy differs from its sample only where ``m < 1`` and ``x != fill``; one
+    whose hidden features already hold the fill (for every reference row) is the
+    sample itself and takes the sample's score, scored once; one equal to the
+    previous copy of the same sample takes that copy's score. The samples and
+    the fills are assumed finite (validated by the caller), so the model's own
+    finiteness check is skipped.
+    """
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(
+            "score_perturbations: 'X' must be 2-D (n_samples, n_features); got "
+            f"shape {X.shape}."
+        )
+    n, n_features = X.shape
+    batch_size = max(1, int(batch_size))
+    if reference is not None:
+        reference = np.asarray(reference)
+        if reference.ndim != 2 or reference.shape[1] != n_features:
+            raise ValueError(
+                "score_perturbations: 'reference' must have shape (n_ref, "
+                f"{n_features}); got {reference.shape}."
+            )
+        if X.dtype != object:
+            reference = reference.astype(X.dtype, copy=False)
+        fills = None
+    else:
+        if fill is None:
+            raise ValueError("score_perturbations needs a 'fill' or a 'reference'.")
+        fills = _as_fill(fill, X)
+    source = _MaskSource(masks, X)
+    if targets is not None:
+        targets = np.asarray(targets, dtype=np.intp)
+        if targets.ndim == 1:
+            targets = targets[:, None]
+    changed, same_as_prev = source.plan(X, fills, reference)
+    return _run(
+        adapter,
+        X,
+        source,
+        fills,
+        reference,
+        changed,
+        same_as_prev,
+        targets=targets,
+        response_method=response_method,
+        batch_size=batch_size,
+        layout=layout,
+    )
+
+
+# ------------------------------------------------------------------ helpers
+def _as_fill(fill, X):
+    """The fill as an array ``(n, n_features)`` (a broadcast view)."""
+    n, n_features = X.shape
+    fill = np.asarray(fill)
+    if X.dtype != object and fill.dtype != object:
+        fill = fill.astype(X.dtype, copy=False)
+    if fill.ndim == 0:
+        fill = np.full(n_features, fill[()], dtype=fill.dtype)
+    if fill.shape == (n_features,):
+        return np.broadcast_to(fill, (n, n_features))
+    if fill.shape == (n, n_features):
+        return fill
+    raise ValueError(
+        f"score_perturbations: 'fill' must be a number or have shape ({n_features},) "
+        f"or ({n}, {n_features}); got {fill.shape}."
+    )
+
+
+def _differs(X, fills, reference):
+    """``(n, n_features)``: where hiding a feature changes the sample."""
+    if reference is None:
+        return np.asarray(X != fills, dtype=bool)
+    out = np.zeros(X.shape, dtype=bool)
+    for r in reference:
+        out |= np.asarray(X != r, dtype=bool)
+    return out
+
+
+class _MaskSource:
+    """Masks shared ``(k, F)``, per sample ``(n, k, F)`` or from a callable."""
+
+    def __init__(self, masks, X):
+        n, n_features = X.shape
+        self.X_dtype = X.dtype
+        self.n_features = n_features
+        self.fn = None
+        self.array = None
+        if callable(masks):
+            self.fn, self._cache = masks, (None, None)
+            self.kind, self.k = "callable", 0
+            self.k = 0 if n == 0 else len(self.get(0))
+            return
+        masks = np.asarray(masks)
+        if masks.ndim == 2 and masks.shape[1] == n_features:
+            self.kind, self.k = "shared", len(masks)
+        elif masks.ndim == 3 and masks.shape[0] == n and masks.shape[2] == n_features:
+            self.kind, self.k = "per_sample", masks.shape[1]
+        else:
+            raise ValueError(
+                f"score_perturbations: 'masks' must have shape (k, {n_features}) or "
+                f"({n}, k, {n_features}); got {masks.shape}."
+            )
+        self.array = self._cast(masks)
+
+    def _cast(self, m):
+        if m.dtype == bool:
+            return m
+        if self.X_dtype.kind == "O":
+            if not np.all((m == 0) | (m == 1)):
+                raise ValueError(
+                    "Masks over a table with non-numeric columns must be binary "
+                    "(0 hides, 1 keeps a feature)."
+                )
+            return m.astype(bool)
+        return m.astype(self.X_dtype, copy=False)
+
+    def get(self, i):
+        """The masks of sample ``i``, ``(k, n_features)``."""
+        if self.kind == "shared":
+            return self.array
+        if self.kind == "per_sample":
+            return self.array[i]
+        if self._cache[0] != i:
+            m = np.asarray(self.fn(i))
+            if m.ndim != 2 or m.shape[1] != self.n_features:
+                raise ValueError(
+                    "score_perturbations: masks(i) must return an array of shape "
+                    f"(k, {self.n_features}); got {m.shape}."
+                )
+            if self.k and len(m) != self.k:
+                raise ValueError(
+                    f"score_perturbations: masks(i) must return {self.k} masks for "
+                    f"every sample; got {len(m)} for sample {i}."
+                )
+            self._cache = (i, self._cast(m))
+        return self._cache[1]
+
+    def gather(self, rows_i, rows_j):
+        """Masks of copies ``rows_j`` of samples ``rows_i``: ``(m, F)``."""
+        if self.kind == "shared":
+            return self.array[rows_j]
+        if self.kind == "per_sample":
+            return self.array[rows_i, rows_j]
+        out = None
+        for i in np.unique(rows_i):
+            sel = rows_i == i
+            m = self.get(int(i))[rows_j[sel]]
+            if out is None:
+                out = np.empty((len(rows_i), self.n_features), dtype=m.dtype)
+            out[sel] = m
+        return out
+
+    def plan(self, X, fills, reference):
+        """``changed`` and ``same_as_prev``, both ``(n, k)`` booleans."""
+        n, k = len(X), self.k
+        differs = _differs(X, fills, reference)
+        if self.kind == "shared":
+            m = self.array
+            hidden = (~m if m.dtype == bool else m < 1).astype(np.float32)
+            d = differs.astype(np.float32)
+            changed = (d @ hidden.T) > 0
+            moved = (m[1:] != m[:-1]).astype(np.float32)
+            same = np.zeros((n, k), dtype=bool)
+            same[:, 1:] = (d @ moved.T) == 0
+            return changed, same
+        changed = np.zeros((n, k), dtype=bool)
+        same = np.zeros((n, k), dtype=bool)
+        for i in range(n):
+            m = self.get(i)
+            hidden = ~m if m.dtype == bool else m < 1
+            changed[i] = (hidden & differs[i]).any(axis=1)
+            same[i, 1:] = ~((m[1:] != m[:-1]) & differs[i]).any(axis=1)
+        return changed, same
+
+
+def _run(
+    adapter,
+    X,
+    source,
+    fills,
+    reference,
+    changed,
+    same_as_prev,
+    *,
+    targets,
+    response_method,
+    batch_size,
+    layout,
+):
+    n, k = changed.shape
+    n_ref = 1 if reference is None else len(reference)
+    # source[i, j]: the copy whose score copy j takes (-1: the sample itself).
+    # A run of copies each equal to the previous one takes the run's first score.
+    copies = np.arange(k)
+    anchor = (
+        np.maximum.accumulate(np.where(same_as_prev, 0, copies[None, :]), axis=1)
+        if k
+        else np.zeros((n, 0), dtype=np.intp)
+    )
+    src = np.where(changed, anchor, -1)
+    needs_base = (src < 0).any(axis=1)
+    scored = changed & (anchor == copies[None, :])
+    # Rows to score, sorted by (sample, copy); copy -1 is the sample itself.
+    base_i = np.flatnonzero(needs_base)
+    pert_i, pert_j = np.nonzero(scored)
+    row_i = np.concatenate([base_i, pert_i]).astype(np.intp)
+    row_j = np.concatenate([np.full(len(base_i), -1), pert_j]).astype(np.intp)
+    order = np.lexsort((row_j, row_i))
+    row_i, row_j = row_i[order], row_j[order]
+    n_rows = len(row_i)
+    # The sample itself is the same for every reference row: one model input.
+    weight = np.where(row_j < 0, 1, n_ref)
+    ends = np.cumsum(weight)
+    starts = ends - weight
+    total = int(ends[-1]) if n_rows else 0
+    n_out = None if targets is None else targets.shape[1]
+    sums = None
+    for start in range(0, total, batch_size):
+        stop = min(start + batch_size, total)
+        first = int(np.searchsorted(ends, start, side="right"))
+        last = int(np.searchsorted(starts, stop, side="left"))
+        inputs, owners = _build_batch(
+            X,
+            source,
+            fills,
+            reference,
+            row_i,
+            row_j,
+            starts,
+            ends,
+            first,
+            last,
+            start,
+            stop,
+        )
+        model_input = inputs if layout is None else layout.to_model(inputs)
+        with config_context(assume_finite=True):
+            scores = adapter.scores(model_input, response_method, batch_size=batch_size)
+        scores = np.asarray(scores, dtype=np.float64)
+        if targets is not None:
+            scores = np.take_along_axis(scores, targets[row_i[owners]], axis=1)
+        if sums is None:
+            n_out = scores.shape[1]
+            sums = np.zeros((n_rows, n_out))
+        local = owners - first
+        for c in range(n_out):
+            sums[first:last, c] += np.bincount(
+                local, weights=scores[:, c], minlength=last - first
+            )
+    if n_out is None:
+        classes = getattr(adapter, "classes_", None)
+        n_out = 0 if classes is None else len(classes)
+    if sums is None:
+        sums = np.zeros((0, n_out))
+    row_scores = sums / weight[:, None]
+    out = np.empty((n, k, n_out))
+    if n and k:
+        keys = row_i * (k + 1) + row_j + 1
+        wanted = np.arange(n)[:, None] * (k + 1) + src + 1
+        out[...] = row_scores[np.searchsorted(keys, wanted)]
+    return out
+
+
+def _build_batch(
+    X, source, fills, reference, row_i, row_j, starts, ends, first, last, start, stop
+):
+    """Model inputs of rows ``first:last`` clipped to ``[start, stop)``."""
+    rows = np.arange(first, last)
+    i, j = row_i[rows], row_j[rows]
+    parts, owners = [], []
+    base = j < 0
+    if base.any():
+        parts.append(X[i[base]])
+        owners.append(rows[base])
+    pert = ~base
+    if reference is None:
+        if pert.any():
+            m = source.gather(i[pert], j[pert])
+            parts.append(_perturb(X[i[pert]], m, fills[i[pert]]))
+            owners.append(rows[pert])
+        return np.concatenate(parts), np.concatenate(owners)
+    n_ref = len(reference)
+    lo = np.maximum(start, starts[rows]) - starts[rows]
+    hi = np.minimum(stop, ends[rows]) - starts[rows]
+    full = pert & (lo == 0) & (hi == n_ref)
+    if full.any():
+        m = source.gather(i[full], j[full])
+        block = _perturb(X[i[full]][:, None], m[:, None], reference[None])
+        parts.append(block.reshape(-1, X.shape[1]))
+        owners.append(np.repeat(rows[full], n_ref))
+    for r in np.flatnonzero(pert & ~full):
+        m = source.gather(i[r : r + 1], j[r : r + 1])
+        parts.append(_perturb(X[i[r]][None], m, reference[lo[r] : hi[r]]))
+        owners.append(np.full(hi[r] - lo[r], rows[r]))
+    return np.concatenate(parts), np.concatenate(owners)
+
+
+def _perturb(x, m, fill):
+    """``m * x + (1 - m) * fill`` (``where`` for boolean masks or object data)."""
+    if m.dtype == bool or x.dtype == object:
+        return np.where(m, x, fill)
+    return x * m + (1 - m) * fill

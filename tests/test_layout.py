@@ -1,0 +1,116 @@
+"""Tests of skxai._layout: one rule says which values are features and pixels."""
+
+import numpy as np
+import pytest
+
+from skxai._layout import Layout
+
+IMAGE_SHAPES = [(28, 28), (1, 4, 4), (3, 4, 4), (4, 4, 3), (3, 5, 2)]
+TABLE_WIDTHS = [4, 9, 16, 30]
+
+
+@pytest.mark.parametrize("input_shape", IMAGE_SHAPES)
+def test_layout_nd_images_are_channels_first(input_shape):
+    """Check N-D samples are (height, width) or (channels, height, width)."""
+    layout = Layout.from_input(input_shape)
+    assert layout.kind == "image"
+    if len(input_shape) == 2:
+        assert (layout.height, layout.width, layout.channels) == (*input_shape, 1)
+    else:
+        c, h, w = input_shape
+        assert (layout.channels, layout.height, layout.width) == (c, h, w)
+        assert layout.channels_first
+    assert layout.n_units == layout.height * layout.width
+    assert layout.map_shape == input_shape
+    # A value at channel c, row i, column j lands on pixel (i, j) whatever c.
+    x = np.zeros(input_shape)
+    i, j = layout.height - 1, layout.width // 2
+    index = (i, j) if len(input_shape) == 2 else (input_shape[0] - 1, i, j)
+    x[index] = 1.0
+    units = layout.features_to_units(x.reshape(1, -1))[0]
+    assert np.flatnonzero(units).tolist() == [i * layout.width + j]
+    assert layout.unit_names[i * layout.width + j] == f"r{i}c{j}"
+    display = layout.to_display(x.reshape(1, -1))[0]
+    assert display.shape == layout.display_shape
+    assert display[i, j].sum() == 1.0
+    # A pixel mask covers every channel of that pixel only.
+    mask = np.zeros((1, layout.n_units))
+    mask[0, i * layout.width + j] = 1
+    features = layout.units_to_features(mask)[0].reshape(input_shape)
+    expected = np.zeros(input_shape)
+    if len(input_shape) == 2:
+        expected[i, j] = 1
+    else:
+        expected[:, i, j] = 1
+    np.testing.assert_array_equal(features, expected)
+
+
+@pytest.mark.parametrize("image_shape", [(4, 4), (4, 4, 3), (3, 5, 2), (5, 2, 3)])
+def test_layout_flat_images_are_channels_last(image_shape):
+    """Check flat samples with image_shape are (height, width[, channels])."""
+    n = int(np.prod(image_shape))
+    layout = Layout.from_input((n,), image_shape=image_shape)
+    assert layout.kind == "image" and not layout.channels_first
+    assert layout.display_shape == image_shape == layout.map_shape
+    x = np.zeros(image_shape)
+    x[image_shape[0] - 1, 1, ...] = 1.0
+    units = layout.features_to_units(x.reshape(1, -1), reduce="any")[0]
+    assert np.flatnonzero(units).tolist() == [(image_shape[0] - 1) * image_shape[1] + 1]
+
+
+@pytest.mark.parametrize("width", TABLE_WIDTHS)
+def test_layout_two_d_is_tabular(width):
+    """Check a 2-D X is a table whatever its width (no perfect-square guess)."""
+    names = [f"f{i}" for i in range(width)]
+    layout = Layout.from_input((width,), feature_names=names)
+    assert layout.kind == "tabular"
+    assert layout.display_shape == (width,) == layout.map_shape
+    assert layout.n_units == width
+    assert layout.unit_names.tolist() == names
+    values = np.arange(width, dtype=float)[None]
+    np.testing.assert_array_equal(layout.features_to_units(values), values)
+    np.testing.assert_array_equal(layout.to_display(values), values)
+    assert Layout.from_input((width,)).feature_names[-1] == f"x{width - 1}"
+
+
+def test_layout_groups():
+    """Check groups as labels or a dict map units onto their member features."""
+    names = ["a", "b", "c", "d", "e"]
+    by_label = Layout.from_input((5,), feature_names=names, groups=[0, 1, 0, 2, 1])
+    assert by_label.n_units == 3
+    assert by_label.unit_names.tolist() == ["0", "1", "2"]
+    masks = np.array([[1, 0, 1], [0, 1, 1]])
+    np.testing.assert_array_equal(
+        by_label.units_to_features(masks), [[1, 0, 1, 1, 0], [0, 1, 0, 1, 1]]
+    )
+    values = np.arange(5.0)[None]
+    np.testing.assert_array_equal(by_label.features_to_units(values), [[2, 5, 3]])
+    by_dict = Layout.from_input(
+        (5,), feature_names=names, groups={"ac": ["a", "c"], "e": [4]}
+    )
+    assert by_dict.unit_names.tolist() == ["ac", "e"]
+    # Features in no group are never hidden and pool to no unit.
+    np.testing.assert_array_equal(
+        by_dict.units_to_features(np.array([[0, 0]])), [[0, 1, 0, 1, 0]]
+    )
+    np.testing.assert_array_equal(by_dict.features_to_units(values), [[2, 4]])
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"input_shape": (64,), "image_shape": (7, 7)}, "image_shape"),
+        ({"input_shape": (1, 8, 8), "image_shape": (8, 8)}, "image_shape"),
+        ({"input_shape": (2, 3, 4, 5)}, "shape"),
+        ({"input_shape": (3,), "groups": [0, 1]}, "one group label"),
+        ({"input_shape": (3,), "groups": {"g": ["zz"]}}, "zz"),
+        ({"input_shape": (3,), "groups": {"g": [0], "h": [0, 1]}}, "more than one"),
+        ({"input_shape": (1, 4, 4), "groups": [0] * 16}, "groups"),
+        ({"input_shape": (3,), "feature_names": ["a"]}, "feature names"),
+    ],
+)
+def test_layout_bad_input(kwargs, match):
+    """Check impossible layouts raise clear errors."""
+    input_shape = kwargs.pop("input_shape")
+    with pytest.raises(ValueError, match=match):
+        Layout.from_input(input_shape, caller="Occlusion", **kwargs)
