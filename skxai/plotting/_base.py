@@ -128,28 +128,146 @@ def make_axes(
     return axes.flat[0].figure, axes
 
 
-def side_colorbar(fig, axes, mappable, *, width=0.12, pad=0.08):
-    """A vertical colour bar right of ``axes`` (sizes in inches)."""
+def side_colorbar(fig, axes, mappable, *, label=None, width=0.12, pad=0.08):
+    """A vertical colour bar right of ``axes``, as tall as the grid they span.
+
+    Sizes are in inches; ``label`` says what the values are.
+    """
     boxes = [a.get_position() for a in np.asarray(axes, dtype=object).ravel()]
     x1 = max(b.x1 for b in boxes)
     y0 = min(b.y0 for b in boxes)
     y1 = max(b.y1 for b in boxes)
     fig_w, fig_h = fig.get_size_inches()
-    height = (y1 - y0) * 0.8
-    cax = fig.add_axes(
-        [x1 + pad / fig_w, y0 + (y1 - y0 - height) / 2, width / fig_w, height]
-    )
+    cax = fig.add_axes([x1 + pad / fig_w, y0, width / fig_w, y1 - y0])
     bar = fig.colorbar(mappable, cax=cax)
-    bar.ax.tick_params(labelsize="small")
+    style_colorbar(bar, label, nbins=6 if (y1 - y0) * fig_h > 2.5 else 4)
     return bar
 
 
-def below_colorbar(ax, mappable):
-    """A horizontal colour bar under one Axes."""
+def below_colorbar(ax, mappable, *, label=None):
+    """A horizontal colour bar under one Axes, with few ticks so they never touch."""
     cax = ax.inset_axes([0.05, -0.14, 0.9, 0.07])
     bar = ax.figure.colorbar(mappable, cax=cax, orientation="horizontal")
-    bar.ax.tick_params(labelsize="x-small")
+    style_colorbar(bar, label, nbins=3, labelsize="x-small")
     return bar
+
+
+def style_colorbar(bar, label=None, *, nbins=4, labelsize="small"):
+    """Few ticks, short tick labels, and a label saying what the values are.
+
+    Values far from 1 get their power of ten in the label (``"... (x 1e-3)"``)
+    rather than in matplotlib's offset text, which collides with titles and
+    labels in small grids.
+    """
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    lo, hi = bar.mappable.get_clim()
+    top = max(abs(lo), abs(hi)) if lo is not None and hi is not None else 0.0
+    power = int(np.floor(np.log10(top))) if top > 0 else 0
+    power = power if power < -2 or power > 3 else 0
+    scale = 10.0**power
+    bar.locator = MaxNLocator(nbins=nbins, symmetric=_is_symmetric(bar))
+    bar.formatter = FuncFormatter(
+        lambda v, pos: f"{v / scale:.3g}".replace("-", "\u2212")
+    )
+    bar.update_ticks()
+    bar.ax.tick_params(labelsize=labelsize)
+    label = "" if label is None else str(label)
+    if power:
+        label = f"{label} (x 1e{power})" if label else f"x 1e{power}"
+    if label:
+        import textwrap
+
+        if bar.orientation == "horizontal":
+            label = "\n".join(textwrap.wrap(label, 24))
+        bar.set_label(label, fontsize=labelsize)
+    return bar
+
+
+def _is_symmetric(bar):
+    lo, hi = bar.mappable.get_clim()
+    return lo is not None and hi is not None and np.isclose(lo, -hi)
+
+
+# ------------------------------------------------------------ colour scales
+def positive_cmap(cmap):
+    """The upper half of a diverging colour map: white at zero, then its reds.
+
+    Non-negative maps drawn with it keep the colours they would have in the
+    signed map, and zero stays white.
+    """
+    import matplotlib as mpl
+    from matplotlib.colors import ListedColormap
+
+    base = mpl.colormaps[cmap] if isinstance(cmap, str) else cmap
+    return ListedColormap(base(np.linspace(0.5, 1.0, 128)), name=f"{base.name}_pos")
+
+
+def is_nonnegative(maps, *, tol=1e-12):
+    """Whether every finite value of ``maps`` is >= 0 (up to ``tol`` x max)."""
+    maps = np.asarray(maps, dtype=np.float64)
+    finite = maps[np.isfinite(maps)]
+    if not finite.size:
+        return False
+    top = np.abs(finite).max()
+    return bool(top > 0 and finite.min() >= -tol * top)
+
+
+def color_scale(maps, cmap=None, *, signed=None):
+    """``(cmap, signed)`` for maps: diverging around zero, or from zero up.
+
+    ``signed=None`` decides from the values: maps without a negative value
+    (Grad-CAM, ``abs`` gradients, squared SmoothGrad) get the white-to-red half
+    of the diverging map from zero, signed maps the whole map centred at zero.
+    A colour map given by the caller is kept as it is.
+    """
+    if signed is None:
+        signed = not is_nonnegative(maps)
+    if cmap is None:
+        cmap = "RdBu_r" if signed else positive_cmap("RdBu_r")
+    return cmap, signed
+
+
+def is_zero_map(values, scale, *, rtol=1e-6):
+    """Whether a map is all (near) zero: below ``rtol`` of the scale it is
+    drawn on, or exactly zero."""
+    values = np.asarray(values, dtype=np.float64)
+    finite = np.abs(values[np.isfinite(values)])
+    top = float(finite.max()) if finite.size else 0.0
+    return top == 0.0 or top <= rtol * float(scale)
+
+
+def mark_zero_map(ax, text="all zero"):
+    """Write on an Axes that its map is all (near) zero, so that a blank panel
+    is not taken for a drawing error."""
+    return ax.text(
+        0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center",
+        fontsize="x-small", color="0.25",
+        bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "0.6", "alpha": 0.85},
+    )
+
+
+def left_out_note(fig, n_shown, n_total, what="samples"):
+    """Say in the figure how many of the asked-for items are not drawn."""
+    if n_total <= n_shown:
+        return None
+    return fig.text(
+        0.005, 0.005, f"{n_total - n_shown} of {n_total} {what} not shown",
+        fontsize="x-small", color="0.3", ha="left", va="bottom",
+    )
+
+
+def wrap_title(text, width=14):
+    """Break a long title before a nested name, e.g. after ``SmoothGrad``."""
+    text = str(text)
+    if len(text) <= width or "\n" in text:
+        return text
+    if "(" in text:
+        head, _, tail = text.partition("(")
+        return f"{head}\n({tail}"
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width)) or text
 
 
 def clear_ticks(ax):
@@ -193,3 +311,136 @@ def take_rows(X, idx):
     if hasattr(X, "iloc"):
         return X.iloc[idx]
     return np.asarray(X)[idx]
+
+
+# ------------------------------------------------------------ what values are
+_SCORE_NAMES = {
+    "decision_function": "logit",
+    "predict_proba": "probability",
+    "predict_log_proba": "log-probability",
+}
+_GRADIENT_EXPLAINERS = {
+    "Saliency", "IntegratedGradients", "SmoothGrad", "GuidedBackprop",
+    "Deconvolution", "GradCAM", "GuidedGradCAM",
+}
+
+
+def score_name(response_method, *, gradients=False):
+    """The model output a map is made of: ``"logit"``, ``"probability"``, ...
+
+    Gradient explainers explain the pre-softmax output under ``"auto"``; a
+    black-box ``"auto"`` depends on the model, and is named ``"model score"``
+    when it is not known.
+    """
+    if response_method in (None, "auto"):
+        return "logit" if gradients else "model score"
+    return _SCORE_NAMES.get(str(response_method), str(response_method))
+
+
+def value_label(name, params=None, response_method=None):
+    """What the values of an explainer's maps are, for a colour bar.
+
+    Parameters
+    ----------
+    name : str
+        Class name of the explainer (``Explanation.explainer``).
+    params : dict, default=None
+        Its parameters (``Explanation.params``).
+    response_method : str, default=None
+        The resolved model output (``response_method_``), when known; the
+        ``response_method`` parameter is used otherwise.
+    """
+    params = {} if params is None else params
+    if name == "SmoothGrad":
+        inner = params.get("explainer")
+        inner_params = {}
+        if hasattr(inner, "get_params"):
+            inner_params = inner.get_params(deep=False)
+        label = value_label(type(inner).__name__, inner_params, response_method)
+        form = params.get("form", "mean")
+        if form == "squared":
+            return f"mean square of {label}"
+        if form == "variance":
+            return f"variance of {label}"
+        return f"mean {label} over noise"
+    rm = response_method or params.get("response_method")
+    score = score_name(rm, gradients=name in _GRADIENT_EXPLAINERS)
+    if name == "Occlusion":
+        if params.get("normalize") == "maxabs":
+            return f"{score} difference / its max |.|"
+        return f"{score} difference"
+    if name == "RISE":
+        return f"{score} under masks (RISE)"
+    if name == "Saliency":
+        modifier = params.get("grad_modifier")
+        label = f"gradient of {score}"
+        if params.get("multiply_by_inputs"):
+            label = f"gradient x input ({score})"
+        if modifier == "abs":
+            return f"|{label}|"
+        if modifier == "relu":
+            return f"{label}, positive part"
+        if modifier == "negate":
+            return f"-{label}"
+        return label
+    if name == "IntegratedGradients":
+        return f"{score} difference (IG)"
+    if name == "GuidedBackprop":
+        return f"guided gradient of {score}"
+    if name == "Deconvolution":
+        return f"deconvolution of {score}"
+    if name == "GradCAM":
+        return f"Grad-CAM of {score}"
+    if name == "GuidedGradCAM":
+        return f"guided Grad-CAM of {score}"
+    return "attribution"
+
+
+def explanation_value_label(explanation):
+    """:func:`value_label` of an Explanation."""
+    return value_label(
+        explanation.explainer,
+        getattr(explanation, "params", None),
+        getattr(explanation, "response_method", None),
+    )
+
+
+def resolved_response_method(explainer):
+    """The model output a fitted explainer explains (``"auto"`` resolved where
+    the model says what it is)."""
+    inner = getattr(explainer, "explainer_", None)
+    if inner is not None:
+        return resolved_response_method(inner)
+    method = getattr(explainer, "response_method_", None)
+    adapter = getattr(explainer, "adapter_", None)
+    if method == "auto" and getattr(adapter, "is_skorch", False):
+        # skorch's predict_proba: the module's output through its nonlinearity.
+        return "predict_proba"
+    return method
+
+
+def explainer_value_label(explainer):
+    """:func:`value_label` of a fitted explainer."""
+    return value_label(
+        type(explainer).__name__,
+        explainer.get_params(deep=False),
+        resolved_response_method(explainer),
+    )
+
+
+def remember_response_method(explanation, explainer):
+    """Record on an explanation made here which model output it explains."""
+    if getattr(explanation, "response_method", None) is None:
+        explanation.response_method = resolved_response_method(explainer)
+    return explanation
+
+
+def method_title(name, params=None):
+    """Title of an explainer, nested ones shown: ``SmoothGrad(IntegratedGradients)``."""
+    if not name:
+        return "map"
+    inner = (params or {}).get("explainer")
+    if inner is not None and hasattr(inner, "get_params"):
+        inner_title = method_title(type(inner).__name__, inner.get_params(deep=False))
+        return f"{name}({inner_title})"
+    return str(name)

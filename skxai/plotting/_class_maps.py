@@ -8,8 +8,14 @@ from ._base import (
     check_matplotlib_support,
     class_name,
     clear_ticks,
+    color_scale,
     ensure_fitted_explainer,
+    explanation_value_label,
+    is_zero_map,
+    left_out_note,
     make_axes,
+    mark_zero_map,
+    remember_response_method,
     select_samples,
     side_colorbar,
     symmetric_limit,
@@ -18,6 +24,8 @@ from ._base import (
     to_map,
 )
 
+_NORMALIZE = (None, "maxabs")
+
 
 class ClassMapsDisplay:
     """A grid of maps with one column per class.
@@ -25,8 +33,12 @@ class ClassMapsDisplay:
     Each row is either one image with the map of every class (why the model
     would call it a 0, a 1, ...), or a group of images (e.g. all images of one
     true class) with the per-class maps averaged over the group: the global,
-    "decision boundary" view of xaitk-saliency's MNIST tutorial. All maps share
-    one colour limit, symmetric around zero, so columns and rows compare.
+    "decision boundary" view of xaitk-saliency's MNIST tutorial. By default all
+    maps share one colour scale, so columns and rows compare: symmetric around
+    zero for signed maps (diverging colours, white at zero), from zero up for
+    maps without negative values. ``normalize="maxabs"`` scales each map by its
+    own largest absolute value instead, as xaitk draws them. The colour bar
+    says what the values are; a map that is all (near) zero says so.
 
     It is recommended to create a display with :meth:`from_explainer` or
     :meth:`from_explanation`; all parameters are stored as attributes.
@@ -45,6 +57,10 @@ class ClassMapsDisplay:
     class_names : dict or sequence of str, default=None
         Display names of the classes: a mapping ``{label: name}`` or a sequence
         indexed by the label.
+    value_label : str, default=None
+        What the values are, e.g. ``"logit difference"``: the colour bar's
+        label. ``from_explanation`` and ``from_explainer`` name it from the
+        explainer and the model output it explains.
 
     Attributes
     ----------
@@ -57,7 +73,12 @@ class ClassMapsDisplay:
     colorbar_ : matplotlib Colorbar or None
         The shared colour bar.
     vmax_ : float
-        The shared colour limit: maps are drawn from ``-vmax_`` to ``vmax_``.
+        The colour limit: maps are drawn from ``-vmax_`` (or 0 for maps without
+        negative values) to ``vmax_``; 1 with ``normalize="maxabs"``.
+    signed_ : bool
+        Whether the maps were drawn with a diverging scale centred at zero.
+    zero_maps_ : ndarray of bool of shape (n_rows, n_classes)
+        Which maps are all (near) zero, marked "all zero" in the figure.
 
     See Also
     --------
@@ -83,22 +104,31 @@ class ClassMapsDisplay:
     """
 
     def __init__(
-        self, maps, *, images=None, classes=None, row_names=None, class_names=None
+        self,
+        maps,
+        *,
+        images=None,
+        classes=None,
+        row_names=None,
+        class_names=None,
+        value_label=None,
     ):
         self.maps = maps
         self.images = images
         self.classes = classes
         self.row_names = row_names
         self.class_names = class_names
+        self.value_label = value_label
 
     def plot(
         self,
         *,
         ax=None,
-        cmap="RdBu_r",
+        cmap=None,
         colorbar=True,
         image_cmap="gray",
         im_kw=None,
+        normalize=None,
     ):
         """Draw the grid.
 
@@ -107,15 +137,21 @@ class ClassMapsDisplay:
         ax : array-like of matplotlib Axes, default=None
             Axes to draw on, ``n_rows * n_columns`` of them. A new figure is
             created when None.
-        cmap : str or matplotlib Colormap, default="RdBu_r"
-            Diverging colour map, centred on zero.
+        cmap : str or matplotlib Colormap, default=None
+            Colour map of the maps; by default ``"RdBu_r"`` centred on zero for
+            signed maps and its white-to-red half from zero for maps without
+            negative values.
         colorbar : bool, default=True
-            Draw the shared colour bar.
+            Draw the shared colour bar, as tall as the grid.
         image_cmap : str, default="gray"
             Colour map of grey images.
         im_kw : dict, default=None
             Further keyword arguments of :meth:`matplotlib.axes.Axes.imshow` for
             the maps.
+        normalize : {'maxabs'} or None, default=None
+            ``None``: one colour scale for all maps. ``'maxabs'``: each map
+            divided by its own largest absolute value (from -1 to 1), which
+            shows the pattern of every map but not how strong it is.
 
         Returns
         -------
@@ -123,6 +159,11 @@ class ClassMapsDisplay:
             The display, with ``figure_``, ``ax_`` and ``im_``.
         """
         plt = check_matplotlib_support("ClassMapsDisplay")
+        if normalize not in _NORMALIZE:
+            raise ValueError(
+                "The 'normalize' parameter of ClassMapsDisplay.plot must be "
+                f"'maxabs' or None. Got {normalize!r} instead."
+            )
         maps = np.asarray(self.maps, dtype=np.float64)
         if maps.ndim < 3:
             raise ValueError(
@@ -139,7 +180,20 @@ class ClassMapsDisplay:
         flat = np.array(
             [[to_map(maps[i, j]) for j in range(n_classes)] for i in range(n_rows)]
         )
+        overall = symmetric_limit(flat)
+        self.zero_maps_ = np.array(
+            [[is_zero_map(flat[i, j], overall) for j in range(n_classes)]
+             for i in range(n_rows)]
+        )
+        label = self.value_label or "attribution"
+        if normalize == "maxabs":
+            flat = np.array(
+                [[m / symmetric_limit(m) for m in row] for row in flat]
+            )
+            label = f"{label}\n/ its max |.| in each map"
+        cmap, self.signed_ = color_scale(flat, cmap)
         self.vmax_ = symmetric_limit(flat)
+        vmin = -self.vmax_ if self.signed_ else 0.0
         show_image = self.images is not None
         offset = 1 if show_image else 0
         n_cols = n_classes + offset
@@ -150,31 +204,36 @@ class ClassMapsDisplay:
             n_cols,
             cell=1.0,
             left=0.75 if self.row_names is not None else 0.1,
-            right=0.75 if colorbar else 0.1,
+            right=1.15 if colorbar else 0.1,
             top=0.3,
+            bottom=0.25,
             hspace=0.1,
             caller="ClassMapsDisplay",
         )
-        im_kw = {"cmap": cmap, "vmin": -self.vmax_, "vmax": self.vmax_, **(im_kw or {})}
+        im_kw = {"cmap": cmap, "vmin": vmin, "vmax": self.vmax_, **(im_kw or {})}
         ims = np.empty((n_rows, n_cols), dtype=object)
         for i in range(n_rows):
             if show_image:
                 ims[i, 0] = axes[i, 0].imshow(to_image(self.images[i]), cmap=image_cmap)
             for j in range(n_classes):
                 ims[i, offset + j] = axes[i, offset + j].imshow(flat[i, j], **im_kw)
+                if self.zero_maps_[i, j]:
+                    mark_zero_map(axes[i, offset + j])
             for axis in axes[i]:
                 clear_ticks(axis)
             if self.row_names is not None:
                 axes[i, 0].set_ylabel(str(self.row_names[i]), fontsize="small")
         if show_image:
             axes[0, 0].set_title("input", fontsize="small")
-        for j, label in enumerate(classes):
+        for j, label_j in enumerate(classes):
             axes[0, offset + j].set_title(
-                class_name(label, self.class_names), fontsize="small"
+                class_name(label_j, self.class_names), fontsize="small"
             )
         self.colorbar_ = None
         if colorbar:
-            self.colorbar_ = side_colorbar(fig, axes, ims[0, offset])
+            self.colorbar_ = side_colorbar(
+                fig, axes[:, offset:], ims[0, offset], label=label
+            )
         self.figure_, self.ax_, self.im_ = fig, axes, ims
         return self
 
@@ -189,9 +248,11 @@ class ClassMapsDisplay:
         diagonal=False,
         class_names=None,
         ax=None,
-        cmap="RdBu_r",
+        cmap=None,
         colorbar=True,
         im_kw=None,
+        normalize=None,
+        value_label=None,
     ):
         """Plot the per-class maps of an Explanation made with ``target="all"``.
 
@@ -213,12 +274,19 @@ class ClassMapsDisplay:
             Display names of the classes.
         ax : array-like of matplotlib Axes, default=None
             Axes to draw on; a new figure is created when None.
-        cmap : str or matplotlib Colormap, default="RdBu_r"
-            Diverging colour map, centred on zero.
+        cmap : str or matplotlib Colormap, default=None
+            Colour map; diverging around zero for signed maps, white-to-red
+            from zero for maps without negative values when None.
         colorbar : bool, default=True
             Draw the shared colour bar.
         im_kw : dict, default=None
             Further keyword arguments of ``imshow`` for the maps.
+        normalize : {'maxabs'} or None, default=None
+            One colour scale for all maps, or each map scaled by its own
+            largest absolute value.
+        value_label : str, default=None
+            Label of the colour bar; named from the explainer when None
+            (e.g. ``"logit difference"`` for Occlusion of logits).
 
         Returns
         -------
@@ -227,9 +295,16 @@ class ClassMapsDisplay:
         """
         check_matplotlib_support("ClassMapsDisplay")
         values = _values(explanation, sample, by, diagonal, class_names)
-        return cls(**values, class_names=class_names).plot(
-            ax=ax, cmap=cmap, colorbar=colorbar, im_kw=im_kw
+        n_left_out = values.pop("n_left_out")
+        if value_label is None:
+            value_label = explanation_value_label(explanation)
+        disp = cls(**values, class_names=class_names, value_label=value_label)
+        disp.plot(
+            ax=ax, cmap=cmap, colorbar=colorbar, im_kw=im_kw, normalize=normalize
         )
+        n_shown = len(values["maps"])
+        disp.left_out_ = left_out_note(disp.figure_, n_shown, n_shown + n_left_out)
+        return disp
 
     @classmethod
     def from_explainer(
@@ -243,9 +318,11 @@ class ClassMapsDisplay:
         diagonal=False,
         class_names=None,
         ax=None,
-        cmap="RdBu_r",
+        cmap=None,
         colorbar=True,
         im_kw=None,
+        normalize=None,
+        value_label=None,
     ):
         """Explain samples for every class with a fitted explainer and plot them.
 
@@ -271,12 +348,19 @@ class ClassMapsDisplay:
             Display names of the classes.
         ax : array-like of matplotlib Axes, default=None
             Axes to draw on; a new figure is created when None.
-        cmap : str or matplotlib Colormap, default="RdBu_r"
-            Diverging colour map, centred on zero.
+        cmap : str or matplotlib Colormap, default=None
+            Colour map; diverging around zero for signed maps, white-to-red
+            from zero for maps without negative values when None.
         colorbar : bool, default=True
             Draw the shared colour bar.
         im_kw : dict, default=None
             Further keyword arguments of ``imshow`` for the maps.
+        normalize : {'maxabs'} or None, default=None
+            One colour scale for all maps, or each map scaled by its own
+            largest absolute value.
+        value_label : str, default=None
+            Label of the colour bar; named from the explainer when None
+            (e.g. ``"logit difference"`` for Occlusion of logits).
 
         Returns
         -------
@@ -289,15 +373,16 @@ class ClassMapsDisplay:
             explainer = copy.copy(explainer)
             explainer.set_params(target="all")
         y_arr = None if y is None else np.asarray(y)
+        n_total, default_sample = 0, sample is None
         if by is None:
-            n = X.shape[0] if hasattr(X, "shape") else len(X)
+            n_total = X.shape[0] if hasattr(X, "shape") else len(X)
             idx = select_samples(
-                0 if sample is None else sample, n, caller="ClassMapsDisplay"
+                0 if sample is None else sample, n_total, caller="ClassMapsDisplay"
             )
             X = take_rows(X, idx)
             y_arr = None if y_arr is None else y_arr[idx]
             sample = np.arange(len(idx))
-        explanation = explainer.explain(X, y_arr)
+        explanation = remember_response_method(explainer.explain(X, y_arr), explainer)
         if isinstance(by, str):
             if by == "true":
                 if y_arr is None:
@@ -313,7 +398,7 @@ class ClassMapsDisplay:
                     "The 'by' parameter of ClassMapsDisplay.from_explainer must be "
                     f"an array, 'true' or 'predicted'. Got {by!r} instead."
                 )
-        return cls.from_explanation(
+        disp = cls.from_explanation(
             explanation,
             sample=sample,
             by=by,
@@ -323,7 +408,12 @@ class ClassMapsDisplay:
             cmap=cmap,
             colorbar=colorbar,
             im_kw=im_kw,
+            normalize=normalize,
+            value_label=value_label,
         )
+        if by is None and default_sample and n_total > len(idx):
+            disp.left_out_ = left_out_note(disp.figure_, len(idx), n_total)
+        return disp
 
 
 def _values(explanation, sample, by, diagonal, class_names):
@@ -348,7 +438,7 @@ def _values(explanation, sample, by, diagonal, class_names):
         if explanation.images is not None:
             images = np.asarray(explanation.images)[idx]
         return {"maps": maps[idx], "images": images, "classes": classes,
-                "row_names": rows}
+                "row_names": rows, "n_left_out": len(maps) - 1 if sample is None else 0}
     mean = explanation.mean(by=by)
     groups = np.asarray(mean.index)
     classes = None if mean.targets is None else np.asarray(mean.targets)[0]
@@ -358,7 +448,7 @@ def _values(explanation, sample, by, diagonal, class_names):
             for g, n in zip(groups, mean.counts)
         ]
         return {"maps": mean.maps, "images": mean.images, "classes": classes,
-                "row_names": rows}
+                "row_names": rows, "n_left_out": 0}
     if classes is None:
         raise ValueError(
             "diagonal=True needs an explanation whose samples all have the same "
@@ -376,4 +466,4 @@ def _values(explanation, sample, by, diagonal, class_names):
         columns.append(hits[0])
     maps = mean.maps[np.arange(len(groups)), columns][np.newaxis]
     return {"maps": maps, "images": None, "classes": groups,
-            "row_names": ["mean over\nown class"]}
+            "row_names": ["mean over\nown class"], "n_left_out": 0}

@@ -7,13 +7,22 @@ from ._base import (
     check_matplotlib_support,
     class_name,
     clear_ticks,
+    color_scale,
     ensure_fitted_explainer,
+    explanation_value_label,
+    is_nonnegative,
+    is_zero_map,
+    left_out_note,
     make_axes,
+    mark_zero_map,
+    method_title,
+    remember_response_method,
     select_samples,
     side_colorbar,
     take_rows,
     to_image,
     to_map,
+    wrap_title,
 )
 
 _SCALES = ("shared", "column", "row", "each")
@@ -24,9 +33,11 @@ class SaliencyDisplay:
 
     The first column shows the input, the next ones the maps of each method (or
     of each explained class), and an optional last column overlays the last map
-    on the input. Maps use a diverging colour map centred on zero, with colour
-    limits symmetric around zero and shared as ``scale`` says, so that equal
-    colours mean equal values.
+    on the input. Signed maps use a diverging colour map centred on zero (white
+    at zero), maps without negative values (Grad-CAM, absolute gradients) its
+    white-to-red half from zero; limits are shared as ``scale`` says, so that
+    equal colours mean equal values. Colour bars say what the values are, and a
+    map that is all (near) zero is marked as such.
 
     It is recommended to create a display with :meth:`from_explainer` or
     :meth:`from_explanation`; all parameters are stored as attributes.
@@ -46,6 +57,9 @@ class SaliencyDisplay:
     class_names : dict or sequence of str, default=None
         Display names of the classes: a mapping ``{label: name}`` or a sequence
         indexed by the label.
+    value_labels : str or list of str, default=None
+        What the values of each method's maps are (one label for all, or one
+        per method), e.g. ``"gradient of logit"``: the colour bars' labels.
 
     Attributes
     ----------
@@ -60,6 +74,8 @@ class SaliencyDisplay:
         for ``scale="shared"``, none otherwise).
     column_names_ : list of str
         Titles of the columns, in order.
+    zero_maps_ : ndarray of bool of shape (n_samples, n_methods)
+        Which maps are all (near) zero, marked "all zero" in the figure.
 
     See Also
     --------
@@ -89,6 +105,7 @@ class SaliencyDisplay:
         labels=None,
         predictions=None,
         class_names=None,
+        value_labels=None,
     ):
         self.images = images
         self.maps = maps
@@ -96,13 +113,14 @@ class SaliencyDisplay:
         self.labels = labels
         self.predictions = predictions
         self.class_names = class_names
+        self.value_labels = value_labels
 
     # ------------------------------------------------------------------ plot
     def plot(
         self,
         *,
         ax=None,
-        cmap="RdBu_r",
+        cmap=None,
         scale="column",
         overlay=True,
         colorbar=True,
@@ -117,8 +135,10 @@ class SaliencyDisplay:
         ax : array-like of matplotlib Axes, default=None
             Axes to draw on, ``n_samples * n_columns`` of them (one Axes when the
             grid has a single cell). A new figure is created when None.
-        cmap : str or matplotlib Colormap, default="RdBu_r"
-            Diverging colour map of the attributions, centred on zero.
+        cmap : str or matplotlib Colormap, default=None
+            Colour map of the attributions; by default ``"RdBu_r"`` centred on
+            zero for a column of signed maps, and its white-to-red half from
+            zero for a column without negative values.
         scale : {'column', 'shared', 'row', 'each'}, default='column'
             Which maps share symmetric colour limits: each method's column, all
             maps, each sample's row, or none.
@@ -164,6 +184,15 @@ class SaliencyDisplay:
                 f"SaliencyDisplay got {len(names)} method names for {n_methods} "
                 "maps per sample."
             )
+        labels = self.value_labels
+        if labels is None or isinstance(labels, str):
+            labels = [labels or "attribution"] * n_methods
+        labels = [str(label) for label in labels]
+        if len(labels) != n_methods:
+            raise ValueError(
+                f"SaliencyDisplay got {len(labels)} value labels for {n_methods} "
+                "maps per sample."
+            )
         show_image = self.images is not None
         overlay = bool(overlay) and show_image
         columns = (["input"] if show_image else []) + names
@@ -176,11 +205,24 @@ class SaliencyDisplay:
             n_rows,
             len(columns),
             left=0.5,
-            right=0.75 if shared_bar else 0.15,
-            bottom=0.4 if column_bars else 0.1,
+            right=1.0 if shared_bar else 0.15,
+            top=0.4,
+            bottom=0.75 if column_bars else 0.25,
             caller="SaliencyDisplay",
         )
         limits = _limits(flat, scale)
+        # One colour map per method column; a shared scale is signed when any
+        # map is.
+        if scale == "shared":
+            signs = [not is_nonnegative(flat)] * n_methods
+        else:
+            signs = [not is_nonnegative(flat[:, j]) for j in range(n_methods)]
+        cmaps = [color_scale(flat[:, j], cmap, signed=signs[j])[0]
+                 for j in range(n_methods)]
+        self.zero_maps_ = np.array(
+            [[is_zero_map(flat[i, j], limits[i, j])
+              for j in range(n_methods)] for i in range(n_rows)]
+        )
         im_kw = {} if im_kw is None else dict(im_kw)
         ims = np.empty((n_rows, len(columns)), dtype=object)
         offset = 1 if show_image else 0
@@ -190,26 +232,40 @@ class SaliencyDisplay:
                 ims[i, 0] = axes[i, 0].imshow(image, cmap=image_cmap)
             for j in range(n_methods):
                 vmax = limits[i, j]
-                kw = {"cmap": cmap, "vmin": -vmax, "vmax": vmax, **im_kw}
+                kw = {"cmap": cmaps[j], "vmin": -vmax if signs[j] else 0.0,
+                      "vmax": vmax, **im_kw}
                 ims[i, offset + j] = axes[i, offset + j].imshow(flat[i, j], **kw)
+                if self.zero_maps_[i, j]:
+                    mark_zero_map(axes[i, offset + j])
             if overlay:
                 ax_over = axes[i, -1]
                 ax_over.imshow(to_image(self.images[i]), cmap=image_cmap)
                 vmax = limits[i, -1]
                 ims[i, -1] = ax_over.imshow(
-                    flat[i, -1], cmap=cmap, vmin=-vmax, vmax=vmax, alpha=alpha
+                    flat[i, -1], cmap=cmaps[-1], vmin=-vmax if signs[-1] else 0.0,
+                    vmax=vmax, alpha=alpha,
                 )
             for j, axis in enumerate(axes[i]):
                 clear_ticks(axis)
                 if i == 0:
-                    axis.set_title(columns[j], fontsize="medium")
+                    title = wrap_title(columns[j])
+                    long = max(len(line) for line in title.split("\n")) > 16
+                    axis.set_title(title, fontsize="small" if long else "medium")
             axes[i, 0].set_ylabel(self._row_label(i), fontsize="small")
+        if overlay:
+            last = names[-1] if len(names[-1]) <= 16 else "the last map"
+            axes[0, -1].set_title(f"overlay of\n{last}", fontsize="medium")
         self.colorbars_ = []
         if shared_bar:
-            self.colorbars_.append(side_colorbar(fig, axes, ims[0, offset]))
+            label = labels[0] if len(set(labels)) == 1 else "attribution (see columns)"
+            self.colorbars_.append(
+                side_colorbar(fig, axes[:, offset:], ims[0, offset], label=label)
+            )
         elif column_bars:
             for j in range(n_methods):
-                bar = below_colorbar(axes[-1, offset + j], ims[-1, offset + j])
+                bar = below_colorbar(
+                    axes[-1, offset + j], ims[-1, offset + j], label=labels[j]
+                )
                 self.colorbars_.append(bar)
         self.figure_, self.ax_, self.im_ = fig, axes, ims
         self.column_names_ = columns
@@ -233,7 +289,7 @@ class SaliencyDisplay:
         samples=None,
         class_names=None,
         ax=None,
-        cmap="RdBu_r",
+        cmap=None,
         scale=None,
         overlay=None,
         colorbar=True,
@@ -254,8 +310,10 @@ class SaliencyDisplay:
             Display names of the classes (``{label: name}`` or a sequence).
         ax : array-like of matplotlib Axes, default=None
             Axes to draw on; a new figure is created when None.
-        cmap : str or matplotlib Colormap, default="RdBu_r"
-            Diverging colour map of the attributions.
+        cmap : str or matplotlib Colormap, default=None
+            Colour map of the attributions; diverging around zero for signed
+            maps, white-to-red from zero for maps without negative values when
+            None.
         scale : {'column', 'shared', 'row', 'each'}, default=None
             Which maps share colour limits; ``"shared"`` for one explanation
             and ``"column"`` for a dict of methods when None.
@@ -274,7 +332,7 @@ class SaliencyDisplay:
         """
         check_matplotlib_support("SaliencyDisplay")
         if isinstance(explanation, dict):
-            values = _from_dict(explanation, samples)
+            values = _from_dict(explanation, samples, class_names)
             scale = "column" if scale is None else scale
             overlay = True if overlay is None else overlay
         else:
@@ -282,8 +340,9 @@ class SaliencyDisplay:
             n_targets = values["maps"].shape[1]
             scale = "shared" if scale is None else scale
             overlay = (n_targets == 1) if overlay is None else overlay
+        n_left_out = values.pop("n_left_out")
         disp = cls(**values, class_names=class_names)
-        return disp.plot(
+        disp.plot(
             ax=ax,
             cmap=cmap,
             scale=scale,
@@ -291,6 +350,9 @@ class SaliencyDisplay:
             colorbar=colorbar,
             im_kw=im_kw,
         )
+        n_shown = len(values["maps"])
+        disp.left_out_ = left_out_note(disp.figure_, n_shown, n_shown + n_left_out)
+        return disp
 
     @classmethod
     def from_explainer(
@@ -302,7 +364,7 @@ class SaliencyDisplay:
         samples=None,
         class_names=None,
         ax=None,
-        cmap="RdBu_r",
+        cmap=None,
         scale=None,
         overlay=None,
         colorbar=True,
@@ -326,8 +388,10 @@ class SaliencyDisplay:
             Display names of the classes.
         ax : array-like of matplotlib Axes, default=None
             Axes to draw on; a new figure is created when None.
-        cmap : str or matplotlib Colormap, default="RdBu_r"
-            Diverging colour map of the attributions.
+        cmap : str or matplotlib Colormap, default=None
+            Colour map of the attributions; diverging around zero for signed
+            maps, white-to-red from zero for maps without negative values when
+            None.
         scale : {'column', 'shared', 'row', 'each'}, default=None
             Which maps share colour limits (see :meth:`from_explanation`).
         overlay : bool, default=None
@@ -350,11 +414,13 @@ class SaliencyDisplay:
         X_shown = take_rows(X, idx)
         y_shown = None if y is None else np.asarray(y)[idx]
         explanations = {
-            name: value.explain(X_shown, y_shown) for name, value in explainers.items()
+            name: remember_response_method(value.explain(X_shown, y_shown), value)
+            for name, value in explainers.items()
         }
         if not isinstance(explainer, dict):
             explanations = explanations[""]
-        return cls.from_explanation(
+        n_total = _n_samples(X)
+        disp = cls.from_explanation(
             explanations,
             samples=np.arange(len(idx)),
             class_names=class_names,
@@ -365,6 +431,9 @@ class SaliencyDisplay:
             colorbar=colorbar,
             im_kw=im_kw,
         )
+        if samples is None:
+            disp.left_out_ = left_out_note(disp.figure_, len(idx), n_total)
+        return disp
 
 
 def _n_samples(X):
@@ -399,7 +468,7 @@ def _from_single(explanation, samples, class_names):
     maps = maps[idx]
     targets = _take(explanation.targets, idx)
     n_targets = maps.shape[1]
-    name = explanation.explainer or "map"
+    name = method_title(explanation.explainer, explanation.params)
     if n_targets == 1:
         method_names = [name]
     elif targets is not None:
@@ -412,7 +481,14 @@ def _from_single(explanation, samples, class_names):
         "method_names": method_names,
         "labels": _take(explanation.labels, idx),
         "predictions": _take(explanation.predictions, idx),
+        "value_labels": explanation_value_label(explanation),
+        "n_left_out": _n_left_out(samples, len(np.asarray(explanation.maps)), idx),
     }
+
+
+def _n_left_out(samples, n, idx):
+    """How many samples the default choice leaves out (none when asked for)."""
+    return n - len(idx) if samples is None else 0
 
 
 def _predicted_column(explanation, idx):
@@ -430,7 +506,7 @@ def _predicted_column(explanation, idx):
     return maps[np.arange(len(idx)), cols]
 
 
-def _from_dict(explanations, samples):
+def _from_dict(explanations, samples, class_names=None):
     if not explanations:
         raise ValueError("SaliencyDisplay needs at least one explanation.")
     first = next(iter(explanations.values()))
@@ -452,4 +528,6 @@ def _from_dict(explanations, samples):
         "method_names": [str(name) for name in explanations],
         "labels": _take(first.labels, idx),
         "predictions": _take(first.predictions, idx),
+        "value_labels": [explanation_value_label(v) for v in explanations.values()],
+        "n_left_out": _n_left_out(samples, n, idx),
     }

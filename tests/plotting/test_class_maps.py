@@ -15,7 +15,7 @@ def occlusion_all(logreg, digits):
     from skxai import Occlusion
 
     X, _ = digits
-    return Occlusion(logreg, window=(2, 2), stride=(2, 2), target="all").fit(X[:50])
+    return Occlusion(logreg, window=(2, 2), stride=(2, 2), target="all", image_shape=(8, 8)).fit(X[:50])
 
 
 def test_class_maps_display_one_image(pyplot, occlusion_all, digits):
@@ -89,7 +89,7 @@ def test_class_maps_display_explainer_target_not_all(pyplot, logreg, digits):
     from skxai import Occlusion
 
     X, _ = digits
-    occ = Occlusion(logreg, window=(4, 4)).fit(X[:20])
+    occ = Occlusion(logreg, window=(4, 4), image_shape=(8, 8)).fit(X[:20])
     disp = ClassMapsDisplay.from_explainer(occ, X[:5], sample=1)
     assert disp.ax_.shape == (1, 11)
     assert occ.target == "predicted"

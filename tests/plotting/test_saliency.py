@@ -15,7 +15,7 @@ def occlusion(logreg, digits):
     from skxai import Occlusion
 
     X, _ = digits
-    return Occlusion(logreg, window=(2, 2), stride=(2, 2)).fit(X[:50])
+    return Occlusion(logreg, window=(2, 2), stride=(2, 2), image_shape=(8, 8)).fit(X[:50])
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +24,7 @@ def occlusion_all(logreg, digits):
     from skxai import Occlusion
 
     X, _ = digits
-    return Occlusion(logreg, window=(2, 2), stride=(2, 2), target="all").fit(X[:50])
+    return Occlusion(logreg, window=(2, 2), stride=(2, 2), target="all", image_shape=(8, 8)).fit(X[:50])
 
 
 def test_saliency_display_from_explainer_equals_from_explanation(
@@ -135,7 +135,7 @@ def test_saliency_display_unfitted_explainer(pyplot, logreg, digits):
 
     X, _ = digits
     with pytest.raises(NotFittedError):
-        SaliencyDisplay.from_explainer(Occlusion(logreg), X[:2])
+        SaliencyDisplay.from_explainer(Occlusion(logreg, image_shape=(8, 8)), X[:2])
 
 
 def test_saliency_display_without_matplotlib(monkeypatch):
