@@ -10,11 +10,15 @@ from ._contrastive import ContrastiveDisplay
 from ._curve import CurveDisplay
 from ._saliency import SaliencyDisplay
 from ._similarity import SimilarityDisplay
+from ._tabular import BeeswarmDisplay, ImportanceDisplay, WaterfallDisplay
 
 __all__ = [
+    "BeeswarmDisplay",
     "ClassMapsDisplay",
     "ContrastiveDisplay",
     "CurveDisplay",
+    "ImportanceDisplay",
     "SaliencyDisplay",
     "SimilarityDisplay",
+    "WaterfallDisplay",
 ]
