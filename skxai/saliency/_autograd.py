@@ -7,12 +7,15 @@
   threads explaining the same module (``n_jobs`` with threads) share one session
   and the caller's mode comes back only when the last one leaves.
 - :func:`forward_callbacks` runs a callback after a submodule's forward in the
-  current thread only (backprop rules, activation capture). One dispatching hook
+  current thread only (activation capture). One dispatching hook
   per module is registered for as long as some thread uses it, and removed in a
   ``finally``; other threads see no callback.
 - :func:`input_gradients` computes the gradients of the selected class scores with
   respect to the input only (``torch.autograd.grad``): parameters' ``.grad`` are
   never touched.
+- :func:`with_rule` runs a forward whose relu calls have a rectified backward
+  (guided backpropagation, deconvolution), through a thread-local torch function
+  mode: the module is never changed.
 
 This module imports torch at the top; it is only imported from methods of
 explainers that need torch.
@@ -178,110 +181,148 @@ def selected_scores(forward, x, targets):
 
 # ------------------------------------------------------------ backprop rules
 class _GuidedReLU(torch.autograd.Function):
-    """ReLU whose backward passes only positive gradients where the input was > 0."""
+    """ReLU whose backward passes only positive gradients where the output is > 0.
+
+    ``inplace`` keeps the semantics of the call it stands for (``relu_``,
+    ``nn.ReLU(inplace=True)``): the input is rectified in place and returned. The
+    mask is saved apart from the output, so a later in-place change of the output
+    (``out += identity``) cannot alter the backward.
+    """
 
     @staticmethod
-    def forward(ctx, x):
-        out = x.clamp(min=0)
-        ctx.save_for_backward(out)
+    def forward(ctx, x, inplace):
+        if inplace:
+            out = x.clamp_(min=0)
+            ctx.mark_dirty(x)
+        else:
+            out = x.clamp(min=0)
+        ctx.save_for_backward(out > 0)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
-        return grad.clamp(min=0) * (out > 0).to(grad.dtype)
+        (mask,) = ctx.saved_tensors
+        return grad.clamp(min=0).mul_(mask), None
 
 
 class _DeconvReLU(torch.autograd.Function):
     """ReLU whose backward is the ReLU of the incoming gradient (Zeiler & Fergus)."""
 
     @staticmethod
-    def forward(ctx, x):
+    def forward(ctx, x, inplace):
+        if inplace:
+            ctx.mark_dirty(x)
+            return x.clamp_(min=0)
         return x.clamp(min=0)
 
     @staticmethod
     def backward(ctx, grad):
-        return grad.clamp(min=0)
+        return grad.clamp(min=0), None
 
 
 _RULES = {"guided": _GuidedReLU, "deconvolution": _DeconvReLU}
 
+F = torch.nn.functional
+# The calls every ReLU goes through (nn.ReLU.forward calls F.relu): whether each
+# works in place (None: F.relu's own ``inplace`` argument says).
+_RELU_CALLS = {
+    F.relu: None,
+    torch.relu: False,
+    torch.relu_: True,
+    torch.Tensor.relu: False,
+    torch.Tensor.relu_: True,
+}
 
-def rule_callbacks(relus, rule):
-    """Forward callbacks replacing each ReLU module's output by the rule's ReLU."""
+
+class _RuleMode(torch.overrides.TorchFunctionMode):
+    """Replace every relu call of the current thread by the rule's ReLU.
+
+    Torch function modes are thread-local: other threads running the same module
+    keep the plain ReLU. The module is not touched (no hook, no flag changed), so
+    in-place and reused ReLU modules and functional relu calls all get the rule,
+    once per call.
+    """
+
+    def __init__(self, function):
+        super().__init__()
+        self.function = function
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func not in _RELU_CALLS:
+            return func(*args, **kwargs)
+        x = args[0] if args else kwargs["input"]
+        inplace = _RELU_CALLS[func]
+        if inplace is None:
+            inplace = bool(args[1] if len(args) > 1 else kwargs.get("inplace", False))
+        return self.function.apply(x, inplace)
+
+
+def with_rule(forward, rule):
+    """``forward`` whose relu calls follow ``rule`` ('guided', 'deconvolution')."""
     function = _RULES[rule]
 
-    def callback(module, inputs, output):
-        return function.apply(inputs[0])
+    def ruled(x):
+        with _RuleMode(function):
+            return forward(x)
 
-    return dict.fromkeys(relus, callback)
+    return ruled
 
 
-# Functions a rectified-backprop rule cannot see when called outside an nn.ReLU.
-_FUNCTIONAL_RELUS = {
-    torch.relu: "torch.relu",
-    torch.relu_: "torch.relu_",
-    torch.nn.functional.relu: "torch.nn.functional.relu",
-    torch.nn.functional.relu_: "torch.nn.functional.relu_",
-    torch.Tensor.relu: "Tensor.relu",
-    torch.Tensor.relu_: "Tensor.relu_",
-    torch.nn.functional.threshold: "torch.nn.functional.threshold",
-}
+# Activations a rectified-backprop rule does not cover.
 _OTHER_ACTIVATIONS = {
     torch.tanh: "tanh",
     torch.Tensor.tanh: "tanh",
     torch.sigmoid: "sigmoid",
     torch.Tensor.sigmoid: "sigmoid",
-    torch.nn.functional.gelu: "gelu",
-    torch.nn.functional.elu: "elu",
-    torch.nn.functional.selu: "selu",
-    torch.nn.functional.celu: "celu",
-    torch.nn.functional.leaky_relu: "leaky_relu",
-    torch.nn.functional.silu: "silu",
-    torch.nn.functional.mish: "mish",
-    torch.nn.functional.softplus: "softplus",
-    torch.nn.functional.hardtanh: "hardtanh",
-    torch.nn.functional.relu6: "relu6",
-    torch.nn.functional.hardswish: "hardswish",
-    torch.nn.functional.hardsigmoid: "hardsigmoid",
-    torch.nn.functional.prelu: "prelu",
-    torch.nn.functional.rrelu: "rrelu",
-    torch.nn.functional.glu: "glu",
-    torch.nn.functional.logsigmoid: "logsigmoid",
-    torch.nn.functional.softsign: "softsign",
+    F.threshold: "threshold",
+    F.gelu: "gelu",
+    F.elu: "elu",
+    F.selu: "selu",
+    F.celu: "celu",
+    F.leaky_relu: "leaky_relu",
+    F.silu: "silu",
+    F.mish: "mish",
+    F.softplus: "softplus",
+    F.hardtanh: "hardtanh",
+    F.relu6: "relu6",
+    F.hardswish: "hardswish",
+    F.hardsigmoid: "hardsigmoid",
+    F.prelu: "prelu",
+    F.rrelu: "rrelu",
+    F.glu: "glu",
+    F.logsigmoid: "logsigmoid",
+    F.softsign: "softsign",
 }
 
 
 class _ActivationProbe(torch.overrides.TorchFunctionMode):
-    """Record activation functions called outside an ``nn.ReLU`` module."""
+    """Record the activation calls of a forward pass."""
 
     def __init__(self, names):
         super().__init__()
         self.names = names  # id(module) -> name, for modules being run
         self.stack = []  # modules being run, innermost last
-        self.relu_depth = 0
-        self.found = []  # (description, output)
+        self.found = []  # (description, output) of activations no rule covers
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
-        where = ""
-        if self.stack:
-            where = f" in module {self.names.get(id(self.stack[-1]), '?')!r}"
-        if func in _FUNCTIONAL_RELUS and not self.relu_depth:
-            self.found.append((f"a functional {_FUNCTIONAL_RELUS[func]}{where}", out))
-        elif func in _OTHER_ACTIVATIONS:
+        if func in _OTHER_ACTIVATIONS:
+            where = ""
+            if self.stack:
+                where = f" in module {self.names.get(id(self.stack[-1]), '?')!r}"
             self.found.append((f"a {_OTHER_ACTIVATIONS[func]} activation{where}", out))
         return out
 
 
 def find_relus(forward, module, x, caller):
-    """The ReLU modules of ``module``, checked to carry every rectification.
+    """The ReLU modules of ``module``, after checking no other activation is run.
 
-    Runs one probe forward on ``x`` and raises a TypeError naming the problem when
-    a rectified-backprop rule could not see an activation: a functional relu, an
-    in-place ``nn.ReLU``, or another activation (tanh, GELU, LeakyReLU, ...) that
-    is not the model's output layer. A ReLU module called several times is fine:
-    the rule applies at each call.
+    Runs one probe forward on ``x``. Every relu call (``nn.ReLU`` modules, in
+    place or not, called once or several times, and functional relu) gets a
+    rectified-backprop rule; a TypeError names any other activation (tanh, GELU,
+    LeakyReLU, ...) the explained output depends on, unless it is the output
+    itself (a final sigmoid is differentiated as it is).
 
     Returns
     -------
@@ -295,39 +336,49 @@ def find_relus(forward, module, x, caller):
     def pre(m, inputs):
         probe.stack.append(m)
         if isinstance(m, torch.nn.ReLU):
-            probe.relu_depth += 1
             relus[id(m)] = m
 
     def post(m, inputs, output):
         probe.stack.pop()
-        if isinstance(m, torch.nn.ReLU):
-            probe.relu_depth -= 1
 
     handles = []
     try:
         for m in module.modules():
             handles.append(m.register_forward_pre_hook(pre))
             handles.append(m.register_forward_hook(post))
-        with torch.no_grad(), probe:
-            out = forward(x)
+        with torch.enable_grad(), probe:
+            out = forward(x.detach().requires_grad_(True))
     finally:
         for handle in handles:
             handle.remove()
-    problems = [desc for desc, value in probe.found if value is not out]
-    for m in relus.values():
-        if m.inplace:
-            problems.insert(0, f"an in-place nn.ReLU {names[id(m)]!r}")
+    upstream = _graph_nodes(out)
+    problems = [
+        desc
+        for desc, value in probe.found
+        if value is not out and value.grad_fn is not None and value.grad_fn in upstream
+    ]
     if problems:
         listed = "; ".join(dict.fromkeys(problems))
         raise TypeError(
-            f"{caller} applies its backward rule to nn.ReLU modules only, and this "
-            f"model has {listed}. Use one non-inplace nn.ReLU module per "
-            "activation (nn.ReLU(inplace=False)) instead of functional calls; "
-            "models with other activations (tanh, GELU, LeakyReLU, ...) are not "
-            "rectified networks: explain them with Saliency or "
-            "IntegratedGradients."
+            f"{caller} changes the backward pass of ReLUs only, and this model "
+            f"has {listed}. Models with other activations (tanh, GELU, "
+            "LeakyReLU, ...) are not rectified networks: explain them with "
+            "Saliency or IntegratedGradients."
         )
     return list(relus.values())
+
+
+def _graph_nodes(tensor):
+    """The autograd nodes ``tensor`` was computed through."""
+    seen = set()
+    stack = [tensor.grad_fn]
+    while stack:
+        node = stack.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        stack.extend(next_node for next_node, _ in node.next_functions)
+    return seen
 
 
 def module_names(module):
@@ -335,7 +386,7 @@ def module_names(module):
     return {id(m): name for name, m in module.named_modules()}
 
 
-def gradient_maps(explainer, X, targets, *, callbacks=None):
+def gradient_maps(explainer, X, targets, *, rule=None):
     """Input gradients of a fitted explainer's model, in batches of ``batch_size``.
 
     Parameters
@@ -346,19 +397,21 @@ def gradient_maps(explainer, X, targets, *, callbacks=None):
         Validated samples.
     targets : ndarray of shape (n, n_targets)
         Class indices.
-    callbacks : dict, default=None
-        Forward callbacks (see :func:`forward_callbacks`) active during the call,
-        e.g. the rules of guided backpropagation.
+    rule : {'guided', 'deconvolution'}, default=None
+        Backward rule of every relu call (see :func:`with_rule`); None keeps the
+        plain gradient.
 
     Returns
     -------
     grads : ndarray of shape (n, n_targets, *input_shape), float64
     """
     forward, module, device, dtype = torch_setup(explainer)
+    if rule is not None:
+        forward = with_rule(forward, rule)
     n, n_targets = targets.shape
     grads = np.empty((n, n_targets, *X.shape[1:]), dtype=np.float64)
     step = explainer.batch_size
-    with explaining(module), forward_callbacks(callbacks or {}):
+    with explaining(module):
         for start in range(0, n, step):
             stop = min(start + step, n)
             x = as_tensor(X[start:stop], dtype, device)

@@ -1,11 +1,12 @@
 """Rectified backpropagation: GuidedBackprop and Deconvolution.
 
-Both change how gradients flow back through ReLUs, during the call only: a forward
-hook on each ``nn.ReLU`` swaps in a ReLU with the rule's backward for the current
-thread, and is removed afterwards. Activations the rule cannot see (functional
-relu, in-place ReLU modules, other activations) are found in :meth:`fit` by a probe
-forward pass and rejected with a clear error rather than explained with the
-vanilla gradient.
+Both change how gradients flow back through ReLUs, during the call only: a
+thread-local torch function mode replaces every relu call of the explained forward
+(``nn.ReLU`` modules, in place or not, reused or not, and functional relu) by a
+ReLU with the rule's backward, once per call. The module itself is never changed:
+no hook, no in-place flag. Other activations (tanh, GELU, LeakyReLU, ...) are found
+in :meth:`fit` by a probe forward pass and rejected with a clear error rather than
+explained with the vanilla gradient.
 """
 
 from ..base import RESPONSE_METHODS, BaseExplainer, ExplainerMixin
@@ -48,7 +49,7 @@ class _RectifiedBackprop(ExplainerMixin, BaseExplainer):
     def _explain_chunk(self, X, targets, seeds):
         from ._autograd import gradient_maps
 
-        return {"maps": gradient_maps(self, X, targets, callbacks=_rules(self))}
+        return {"maps": gradient_maps(self, X, targets, rule=self._rule)}
 
 
 def _relu_layer_names(explainer, X):
@@ -64,16 +65,6 @@ def _relu_layer_names(explainer, X):
     return [names[id(m)] for m in relus]
 
 
-def _rules(explainer, rule=None):
-    """Forward callbacks applying the explainer's rule at its ReLU modules."""
-    from ._autograd import rule_callbacks, torch_setup
-
-    module = torch_setup(explainer)[1]
-    modules = dict(module.named_modules())
-    relus = [modules[name] for name in explainer.relu_layers_]
-    return rule_callbacks(relus, rule or explainer._rule)
-
-
 _SHARED_PARAMS = """
     Parameters
     ----------
@@ -81,9 +72,9 @@ _SHARED_PARAMS = """
         The fitted model to explain, never refit nor copied: a
         ``torch.nn.Module``, a skorch ``NeuralNet``, or a scikit-learn
         ``MLPClassifier`` or linear classifier (differentiated through
-        :func:`skxai.models.to_torch`). Every rectification must be an
-        ``nn.ReLU(inplace=False)`` module (one module may be called several
-        times).
+        :func:`skxai.models.to_torch`). Its rectifications may be ``nn.ReLU``
+        modules, in place or not and called once or several times, or
+        functional relu calls; other activations are refused.
     response_method : {'auto', 'decision_function', 'predict_proba', \\
             'predict_log_proba'}, default='auto'
         The model output explained. ``'auto'`` explains the pre-softmax scores (a
@@ -106,7 +97,8 @@ _SHARED_PARAMS = """
     Attributes
     ----------
     relu_layers_ : list of str
-        Names of the ``nn.ReLU`` modules whose backward pass is changed.
+        Names of the ``nn.ReLU`` modules the forward runs (functional relu calls
+        get the rule too, without a name).
     adapter_ : ModelAdapter
         The model seen through :func:`skxai.models.check_model`.
     classes_ : ndarray of shape (n_classes,)
@@ -142,10 +134,11 @@ class GuidedBackprop(_RectifiedBackprop):
     At each ReLU ``y = max(x, 0)`` the backward pass gives
     ``dx = max(dy, 0) * (x > 0)``: the gradient is masked by the forward
     activation, as the gradient is, and by its own sign, as in deconvolution.
-    The rule applies only during the call. :meth:`fit` raises a TypeError when
-    the model has activations the rule cannot see (functional relu, in-place
-    ReLU modules, tanh, GELU, LeakyReLU, ...), rather than silently returning
-    the vanilla gradient.
+    The rule applies at every relu call, only during the explaining call, and
+    leaves the module unchanged; it equals Captum's on the same network with
+    its in-place flags switched off. :meth:`fit` raises a TypeError when the
+    model has other activations (tanh, GELU, LeakyReLU, ...), rather than
+    silently returning the vanilla gradient there.
 
     References
     ----------
@@ -188,9 +181,9 @@ class Deconvolution(_RectifiedBackprop):
     -----
     At each ReLU the backward pass gives ``dx = max(dy, 0)``, whatever the
     forward input was (the "deconvnet" of Zeiler and Fergus, as Captum
-    computes it). The rule applies only during the call. :meth:`fit` raises a
-    TypeError when the model has activations the rule cannot see (functional
-    relu, in-place ReLU modules, tanh, GELU, LeakyReLU, ...).
+    computes it), at every relu call, only during the explaining call.
+    :meth:`fit` raises a TypeError when the model has other activations (tanh,
+    GELU, LeakyReLU, ...).
 
     References
     ----------

@@ -7,7 +7,7 @@ import numpy as np
 from ..base import RESPONSE_METHODS, BaseExplainer, ExplainerMixin
 from ..exceptions import ZeroMapWarning
 from ..utils._sklearn_compat import HasMethods, StrOptions
-from ._backprop import _relu_layer_names, _rules
+from ._backprop import _relu_layer_names
 from ._gradient import _check_torch
 
 INTERPOLATIONS = ("nearest", "nearest-exact", "bilinear", "bicubic", "area")
@@ -23,12 +23,13 @@ class GradCAM(ExplainerMixin, BaseExplainer):
         ``torch.nn.Module`` or a skorch ``NeuralNet`` with a layer of spatial
         (4-D, ``(n, channels, height, width)``) output.
     layer : 'auto', str or torch.nn.Module, default='auto'
-        The layer whose output is weighted. ``'auto'`` picks the last
-        convolution or pooling module with spatial output (the last module
-        with spatial output if there is none), as keras-vis picks the
-        penultimate layer. A string is a module name of
-        ``model.named_modules()`` (grid-searchable); a module is looked up in
-        the model.
+        The layer whose output is weighted. ``'auto'`` picks the last layer
+        run once whose output still has a spatial extent larger than 1x1
+        (``layer4`` of a ResNet, not its 1x1 ``avgpool``), preferring
+        convolution, pooling and container modules to element-wise ones (a
+        ReLU after the last convolution); ``layer_`` tells which. A string
+        is a module name of ``model.named_modules()`` (grid-searchable); a
+        module is looked up in the model.
     relu : bool, default=True
         Keep only the positive evidence (the ReLU of the map). False keeps the
         sign.
@@ -186,17 +187,7 @@ class GradCAM(ExplainerMixin, BaseExplainer):
             )
         layer = self.layer
         if isinstance(layer, str) and layer == "auto":
-            pooled = (
-                torch.nn.modules.conv._ConvNd,
-                torch.nn.modules.pooling._MaxPoolNd,
-                torch.nn.modules.pooling._AvgPoolNd,
-                torch.nn.modules.pooling._AdaptiveAvgPoolNd,
-                torch.nn.modules.pooling._AdaptiveMaxPoolNd,
-                torch.nn.modules.pooling._LPPoolNd,
-            )
-            leaves = [n for n, m in spatial if not any(m.children())]
-            convs = [n for n, m in spatial if isinstance(m, pooled)]
-            name = (convs or leaves or candidates)[-1]
+            name = _auto_layer(torch, runs, cls)
         elif isinstance(layer, str):
             name = layer
             if name not in dict(named):
@@ -322,6 +313,44 @@ class GradCAM(ExplainerMixin, BaseExplainer):
         return result
 
 
+def _auto_layer(torch, runs, cls):
+    """The last layer run once whose output is (n, channels, h, w) with h * w > 1.
+
+    ``runs`` lists ``(name, module, output)`` in the order modules finish, so a
+    container (a ResNet's ``layer4``) comes after its children. Among those
+    layers, convolution, pooling and container modules are preferred to
+    element-wise leaves (a ReLU or BatchNorm after the last convolution).
+    """
+    counts = {}
+    for name, _, _ in runs:
+        counts[name] = counts.get(name, 0) + 1
+    spatial = [
+        (name, m)
+        for name, m, out in runs
+        if isinstance(out, torch.Tensor)
+        and out.ndim == 4
+        and out.shape[2] * out.shape[3] > 1
+        and counts[name] == 1
+    ]
+    if not spatial:
+        raise ValueError(
+            f"{cls}(layer='auto') needs a layer run once per forward pass whose "
+            "output (n, channels, height, width) is larger than 1x1, and this "
+            "model has none on these inputs: its maps would be constant. Give "
+            "'layer' explicitly, or use Saliency or GuidedBackprop."
+        )
+    preferred = (
+        torch.nn.modules.conv._ConvNd,
+        torch.nn.modules.pooling._MaxPoolNd,
+        torch.nn.modules.pooling._AvgPoolNd,
+        torch.nn.modules.pooling._AdaptiveAvgPoolNd,
+        torch.nn.modules.pooling._AdaptiveMaxPoolNd,
+        torch.nn.modules.pooling._LPPoolNd,
+    )
+    chosen = [n for n, m in spatial if isinstance(m, preferred) or any(m.children())]
+    return chosen[-1] if chosen else spatial[-1][0]
+
+
 class GuidedGradCAM(GradCAM):
     """Guided Grad-CAM: guided backpropagation times the upsampled Grad-CAM map.
 
@@ -330,7 +359,7 @@ class GuidedGradCAM(GradCAM):
     model : object
         The fitted model to explain, never refit nor copied: a
         ``torch.nn.Module`` or a skorch ``NeuralNet`` with a layer of spatial
-        output whose rectifications are ``nn.ReLU(inplace=False)`` modules.
+        output, rectified by ReLUs (modules, in place or not, or functional).
     layer : 'auto', str or torch.nn.Module, default='auto'
         The Grad-CAM layer (see :class:`GradCAM`).
     relu : bool, default=True
@@ -361,7 +390,8 @@ class GuidedGradCAM(GradCAM):
     layer_ : str
         Name of the Grad-CAM layer, in ``model.named_modules()``.
     relu_layers_ : list of str
-        Names of the ``nn.ReLU`` modules guided backpropagation acts on.
+        Names of the ``nn.ReLU`` modules the forward runs; guided
+        backpropagation acts at every relu call.
     adapter_ : ModelAdapter
         The model seen through :func:`skxai.models.check_model`.
     classes_ : ndarray of shape (n_classes,)
@@ -422,5 +452,5 @@ class GuidedGradCAM(GradCAM):
 
         cams = self._cam_maps(X, targets)
         zero = ~np.any(cams.reshape(len(cams), cams.shape[1], -1) != 0, axis=2)
-        guided = gradient_maps(self, X, targets, callbacks=_rules(self, "guided"))
+        guided = gradient_maps(self, X, targets, rule="guided")
         return {"maps": guided * self._to_input_shape(cams), "_zero": zero.any(axis=1)}

@@ -1,13 +1,24 @@
 """Tests of GuidedBackprop and Deconvolution."""
 
+import threading
+from pathlib import Path
+
 import numpy as np
 import pytest
+import zoo
 from sklearn.neural_network import MLPClassifier
 
 from skxai import Deconvolution, GuidedBackprop, Saliency, SmoothGrad
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
+F = nn.functional
+
+# Captum's maps on tests/zoo.py's networks (benchmarks/make_reference_backprop.py).
+REFERENCE = (
+    Path(__file__).resolve().parents[2] / "benchmarks/data/reference_backprop.npz"
+)
+ZOO = {"resnet": lambda: zoo.resnet18(width=4), "vgg": lambda: zoo.vgg()}
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -181,13 +192,8 @@ class _Functional(nn.Module):
 @pytest.mark.parametrize(
     "model, match",
     [
-        (_Functional(torch.relu), "functional torch.relu"),
-        (_Functional(nn.functional.relu), "functional torch.nn.functional.relu"),
-        (_Functional(lambda x: x.relu()), "functional Tensor.relu"),
-        (
-            nn.Sequential(nn.Linear(6, 8), nn.ReLU(inplace=True), nn.Linear(8, 3)),
-            "in-place nn.ReLU '1'",
-        ),
+        (_Functional(torch.tanh), "tanh"),
+        (_Functional(lambda x: nn.functional.threshold(x, 0.1, 0.0)), "threshold"),
         (nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 3)), "tanh"),
         (nn.Sequential(nn.Linear(6, 8), nn.GELU(), nn.Linear(8, 3)), "gelu"),
         (
@@ -197,7 +203,211 @@ class _Functional(nn.Module):
     ],
 )
 def test_rectified_backprop_rejects_unseen_activations(X, cls, model, match):
-    """Check the clear error for activations the rule cannot see."""
+    """Check the clear error for activations the rule does not cover."""
     with pytest.raises(TypeError, match=f"{cls.__name__}.*{match}"):
         cls(model.double()).fit(X)
     assert all(not m._forward_hooks for m in model.modules())
+
+
+def _relu_flags(model):
+    return [m.inplace for m in model.modules() if isinstance(m, nn.ReLU)]
+
+
+def _assert_untouched(model, flags, state, training=False):
+    """The in-place flags, hooks, torch function modes, mode and state are back."""
+    assert _relu_flags(model) == flags
+    assert all(
+        not m._forward_hooks and not m._forward_pre_hooks and not m._backward_hooks
+        for m in model.modules()
+    )
+    assert torch._C._len_torch_function_stack() == 0
+    assert all(m.training == training for m in model.modules())
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, state[key]), key
+
+
+@pytest.fixture(scope="module")
+def reference():
+    if not REFERENCE.exists():  # pragma: no cover
+        pytest.skip(f"{REFERENCE} is absent: run make_reference_backprop.py")
+    return dict(np.load(REFERENCE))
+
+
+def zoo_case(reference, name):
+    """The zoo network of the reference, in float64, with its inputs.
+
+    Its logits are checked against the stored ones first: a failure there means
+    the network builder changed, not the explainer.
+    """
+    model = ZOO[name]().double()
+    X = reference[f"{name}_X"].astype(np.float64)
+    with torch.no_grad():
+        logits = model(torch.as_tensor(X)).numpy()
+    np.testing.assert_allclose(
+        logits, reference[f"{name}_logits"], rtol=1e-10, atol=1e-12
+    )
+    return model, X
+
+
+@pytest.mark.parametrize("name", ["resnet", "vgg"])
+@pytest.mark.parametrize(
+    "cls, key", [(GuidedBackprop, "guided"), (Deconvolution, "deconv")]
+)
+def test_rectified_backprop_matches_captum_on_inplace_zoo(reference, name, cls, key):
+    """Check the rules on torchvision-style ResNet and VGG with in-place ReLUs.
+
+    The ResNet calls one in-place ReLU module twice per block. Captum computed
+    the reference on the same networks with the in-place flags switched off.
+    """
+    model, X = zoo_case(reference, name)
+    flags = _relu_flags(model)
+    assert flags and all(flags)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    explainer = cls(model, target=reference["targets"]).fit(X)
+    if name == "resnet":
+        assert "layer1.0.relu" in explainer.relu_layers_
+    maps = explainer.explain(X).maps[:, 0]
+    expected = reference[f"{name}_{key}"]
+    np.testing.assert_allclose(
+        maps, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max()
+    )
+    _assert_untouched(model, flags, state)
+    vanilla = Saliency(model, target=reference["targets"]).fit(X).explain(X).maps
+    assert not np.allclose(vanilla[:, 0], expected, atol=1e-3 * np.abs(expected).max())
+
+
+class _FunctionalMLP(nn.Module):
+    """The _mlp layers with an activation call in place of the ReLU modules."""
+
+    def __init__(self, net, activation):
+        super().__init__()
+        self.l1, self.l2, self.l3 = net[0], net[2], net[4]
+        self.activation = activation
+
+    def forward(self, x):
+        return self.l3(self.activation(self.l2(self.activation(self.l1(x)))))
+
+
+@pytest.mark.parametrize(
+    "activation",
+    [
+        torch.relu,
+        F.relu,
+        lambda x: x.relu(),
+        lambda x: F.relu(x, inplace=True),
+        lambda x: F.relu(input=x, inplace=True),
+        torch.relu_,
+        lambda x: x.relu_(),
+        nn.ReLU(inplace=True),
+    ],
+    ids=[
+        "torch.relu",
+        "F.relu",
+        "Tensor.relu",
+        "F.relu-inplace",
+        "F.relu-kwargs",
+        "torch.relu_",
+        "Tensor.relu_",
+        "ReLU-inplace-reused",
+    ],
+)
+def test_rectified_backprop_functional_and_inplace_relu(X, activation):
+    """Check every way of calling relu gets the rule, once per call."""
+    net = _mlp()
+    model = _FunctionalMLP(net, activation)
+    weights, biases = _params(net)
+    for cls, rule in [(GuidedBackprop, "guided"), (Deconvolution, "deconvolution")]:
+        maps = cls(model, target=1).fit(X).transform(X)
+        expected = [_hand_backward(weights, biases, x, 1, rule) for x in X]
+        np.testing.assert_allclose(maps, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_rectified_backprop_keeps_inplace_semantics(X):
+    """Check an in-place relu still rectifies every alias of its input.
+
+    ``skip`` is the tensor the in-place ReLU rectifies, so the model computes
+    ``l2(2 relu(l1 x))``; an out-of-place stand-in would compute
+    ``l2(relu(l1 x) + l1 x)`` instead.
+    """
+    torch.manual_seed(1)
+    l1, l2 = nn.Linear(6, 8).double(), nn.Linear(8, 3).double()
+
+    class Skip(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.l1, self.l2, self.relu = l1, l2, nn.ReLU(inplace=True)
+
+        def forward(self, x):
+            h = self.l1(x)
+            skip = h
+            h = self.relu(h)
+            return self.l2(h + skip)
+
+    model = Skip()
+    gbp = GuidedBackprop(model, target=0).fit(X)
+    expl = gbp.explain(X)
+    W1, b1 = l1.weight.detach().numpy(), l1.bias.detach().numpy()
+    W2 = l2.weight.detach().numpy()
+    expected = [W1.T @ (np.maximum(2 * W2[0], 0) * (W1 @ x + b1 > 0)) for x in X]
+    np.testing.assert_allclose(expl.maps.reshape(10, 6), expected, rtol=1e-10)
+    with torch.no_grad():
+        predicted = model(torch.as_tensor(X)).argmax(1).numpy()
+    np.testing.assert_array_equal(expl.predictions, predicted)
+
+
+def test_rectified_backprop_rule_is_thread_local(X):
+    """Check a guided call does not change the gradient another thread computes."""
+    net = _mlp()
+    model = _FunctionalMLP(net, nn.ReLU(inplace=True))
+    guided = GuidedBackprop(model, target="all").fit(X)
+    plain = Saliency(model, target="all").fit(X)
+    expected = {"guided": guided.transform(X), "plain": plain.transform(X)}
+    results = {"guided": [], "plain": []}
+    barrier = threading.Barrier(2)
+
+    def run(name, explainer):
+        barrier.wait()
+        for _ in range(20):
+            results[name].append(explainer.transform(X))
+
+    threads = [
+        threading.Thread(target=run, args=("guided", guided)),
+        threading.Thread(target=run, args=("plain", plain)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for name, maps in results.items():
+        assert len(maps) == 20
+        for m in maps:
+            np.testing.assert_array_equal(m, expected[name])
+
+
+def test_rectified_backprop_model_restored_after_error(X):
+    """Check an error in the explained forward leaves the model as it came."""
+    net = _mlp()
+
+    class Failing(_FunctionalMLP):
+        fail = False
+
+        def forward(self, x):
+            if self.fail and torch.is_grad_enabled():
+                self.activation(x.clone())
+                raise RuntimeError("boom")
+            return super().forward(x)
+
+    model = Failing(net, nn.ReLU(inplace=True)).train()
+    flags = _relu_flags(model)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    for cls in (GuidedBackprop, Deconvolution):
+        explainer = cls(model).fit(X)
+        model.fail = True
+        with pytest.raises(RuntimeError, match="boom"):
+            explainer.transform(X)
+        model.fail = False
+        _assert_untouched(model, flags, state, training=True)
+    # the relu of the model and of torch are plain again
+    x = torch.tensor([-1.0, 2.0], requires_grad=True)
+    (grad,) = torch.autograd.grad((torch.relu(x) * torch.tensor([-3.0, -4.0])).sum(), x)
+    np.testing.assert_array_equal(grad.numpy(), [0.0, -4.0])
