@@ -236,6 +236,7 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
             The fitted explainer.
         """
         adapter = check_model(self.model, type(self).__name__)
+        adapter.check_columns(X, type(self).__name__)  # never relabel columns
         X = self._validate_X(X, reset=True)
         self._check_model_width(adapter)
         response_method = getattr(self, "response_method", "auto")

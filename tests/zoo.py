@@ -217,3 +217,216 @@ def images(n, shape=(3, 16, 16), seed=0):
     import numpy as np
 
     return np.random.default_rng(seed).normal(size=(n, *shape)).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------------
+# Small nets ending in every kind of output layer people write (logits, nn.Softmax,
+# nn.LogSoftmax, a functional softmax in forward, a softmax attribute, one logit),
+# CNNs that flatten with .view(), a train-mode net, and skorch nets on them. All on
+# 1x8x8 images (digits), tiny and seeded.
+
+
+def _skorch():
+    try:
+        import skorch
+    except ImportError:  # pragma: no cover
+        import pytest
+
+        pytest.skip("skorch is not installed")
+    return skorch
+
+
+def digits_images(n_classes=3, n=None):
+    """Digits of the first ``n_classes`` classes as float32 images ``(n, 1, 8, 8)``."""
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(n_class=n_classes, return_X_y=True)
+    X = (X / 16.0).astype(np.float32).reshape(-1, 1, 8, 8)
+    return (X, y) if n is None else (X[:n], y[:n])
+
+
+def _mlp_body(nn, n_out=3, hidden=16):
+    return [nn.Flatten(), nn.Linear(64, hidden), nn.ReLU(), nn.Linear(hidden, n_out)]
+
+
+def sequential(final="logits", n_out=3, seed=0):
+    """``nn.Sequential`` MLP on 1x8x8 ending in ``final``: 'logits', 'softmax' or
+    'log_softmax' (an ``nn.Softmax`` / ``nn.LogSoftmax`` module)."""
+    torch, nn = _torch()
+    torch.manual_seed(seed)
+    layers = _mlp_body(nn, n_out)
+    if final == "softmax":
+        layers.append(nn.Softmax(dim=1))
+    elif final == "log_softmax":
+        layers.append(nn.LogSoftmax(dim=1))
+    return nn.Sequential(*layers).eval()
+
+
+# How a custom module's forward turns its logits into its output.
+FINALS = (
+    "F.softmax",
+    "torch.softmax",
+    "Tensor.softmax",
+    "F.log_softmax",
+    "attribute",
+    "log(softmax)",
+)
+
+
+def _softmax_net_class():
+    torch, nn = _torch()
+    F = torch.nn.functional
+
+    class SoftmaxNet(nn.Module):
+        """A custom MLP whose forward ends in a softmax written as ``final``."""
+
+        def __init__(self, final="F.softmax", hidden=16, n_out=3):
+            super().__init__()
+            self.final = final
+            self.hidden = nn.Linear(64, hidden)
+            self.out = nn.Linear(hidden, n_out)
+            self.softmax = nn.Softmax(dim=-1)
+
+        def logits(self, x):
+            return self.out(F.relu(self.hidden(x.reshape(len(x), -1))))
+
+        def forward(self, x):
+            z = self.logits(x)
+            if self.final == "F.softmax":
+                return F.softmax(z, dim=-1)
+            if self.final == "torch.softmax":
+                return torch.softmax(z, 1)
+            if self.final == "Tensor.softmax":
+                return z.softmax(dim=1)
+            if self.final == "F.log_softmax":
+                return F.log_softmax(z, dim=1)
+            if self.final == "attribute":
+                return self.softmax(z)
+            if self.final == "log(softmax)":
+                return torch.log(F.softmax(z, dim=1))
+            return z
+
+    return SoftmaxNet
+
+
+def softmax_net(final="F.softmax", seed=0):
+    """A custom module whose forward ends in ``final`` (one of :data:`FINALS`);
+    ``model.logits(x)`` gives its pre-softmax scores."""
+    torch, _ = _torch()
+    torch.manual_seed(seed)
+    return _softmax_net_class()(final).eval()
+
+
+def skorch_softmax_net(final="F.softmax", seed=0, max_epochs=2):
+    """skorch ``NeuralNetClassifier`` on :func:`softmax_net`'s module with its
+    default criterion ``NLLLoss``, trained ``max_epochs`` on 3-class digits."""
+    torch, _ = _torch()
+    skorch = _skorch()
+    torch.manual_seed(seed)
+    X, y = digits_images(3)
+    net = skorch.NeuralNetClassifier(
+        _softmax_net_class(),
+        module__final=final,
+        max_epochs=max_epochs,
+        lr=0.1,
+        train_split=None,
+        verbose=0,
+    )
+    return net.fit(X, y.astype("int64"))
+
+
+def _view_cnn_class():
+    torch, nn = _torch()
+
+    class ViewCNN(nn.Module):
+        """A tutorial-style CNN flattening with ``x.view(x.size(0), -1)`` (or
+        ``x.view(-1, k)``): the view needs contiguous NCHW activations."""
+
+        def __init__(self, flatten="size", n_out=3):
+            super().__init__()
+            self.flatten = flatten
+            self.conv1 = nn.Conv2d(1, 4, 3, padding=1)
+            self.pool = nn.MaxPool2d(2)
+            self.conv2 = nn.Conv2d(4, 6, 3, padding=1)
+            self.fc = nn.Linear(6 * 4 * 4, n_out)
+
+        def forward(self, x):
+            x = self.pool(torch.relu(self.conv1(x)))
+            x = torch.relu(self.conv2(x))
+            if self.flatten == "size":
+                x = x.view(x.size(0), -1)
+            else:
+                x = x.view(-1, 6 * 4 * 4)
+            return self.fc(x)
+
+    return ViewCNN
+
+
+def view_cnn(flatten="size", seed=0):
+    """CNN on 1x8x8 flattening with ``x.view(x.size(0), -1)`` (``flatten='size'``)
+    or ``x.view(-1, 96)`` (``flatten='k'``)."""
+    torch, _ = _torch()
+    torch.manual_seed(seed)
+    return _view_cnn_class()(flatten).eval()
+
+
+def train_mode_net(seed=0):
+    """A CNN with BatchNorm and Dropout left in train mode, with non-trivial
+    running statistics (a skorch net fitted with ``train_split=None``)."""
+    torch, nn = _torch()
+    torch.manual_seed(seed)
+    model = nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        nn.Dropout(0.5),
+        nn.Flatten(),
+        nn.Linear(4 * 8 * 8, 3),
+    )
+    _randomize_batchnorm(torch, nn, model)
+    return model.train()
+
+
+def _binary_net_class():
+    torch, nn = _torch()
+
+    class BinaryNet(nn.Module):
+        """One logit per sample, shape ``(n, 1)``; ``sigmoid=True`` returns
+        ``torch.sigmoid`` of it."""
+
+        def __init__(self, sigmoid=False, hidden=8):
+            super().__init__()
+            self.sigmoid = sigmoid
+            self.hidden = nn.Linear(64, hidden)
+            self.out = nn.Linear(hidden, 1)
+
+        def logit(self, x):
+            return self.out(torch.relu(self.hidden(x.flatten(1))))
+
+        def forward(self, x):
+            z = self.logit(x)
+            return torch.sigmoid(z) if self.sigmoid else z
+
+    return BinaryNet
+
+
+def binary_net(sigmoid=False, seed=0):
+    """A single-logit binary module (``(n, 1)`` output), plain or ending in a
+    sigmoid; ``model.logit(x)`` gives the logit."""
+    torch, _ = _torch()
+    torch.manual_seed(seed)
+    return _binary_net_class()(sigmoid).eval()
+
+
+def skorch_binary_net(seed=0, max_epochs=2):
+    """skorch ``NeuralNetBinaryClassifier`` on :func:`binary_net`'s module
+    (BCEWithLogitsLoss), trained ``max_epochs`` on digits 0 vs 1."""
+    torch, _ = _torch()
+    skorch = _skorch()
+    torch.manual_seed(seed)
+    X, y = digits_images(2)
+    net = skorch.NeuralNetBinaryClassifier(
+        _binary_net_class(), max_epochs=max_epochs, lr=0.1, train_split=None, verbose=0
+    )
+    return net.fit(X, y.astype("float32"))

@@ -89,7 +89,9 @@ class MetricModel:
             except (TypeError, ValueError, AttributeError):
                 pass
             scores = self.adapter.scores(X, plan[0], batch_size=batch_size)
-            if not plan[1] and not _looks_like_proba(scores):
+            # A model's own predict_proba is used as it is (never softmaxed
+            # again); only a callable's unnamed output is judged by its values.
+            if plan[0] != "predict_proba" and not _looks_like_proba(scores):
                 plan = (plan[0], True)
             elif plan[0] == "auto" and _looks_like_proba(scores):
                 plan = ("auto", False)

@@ -15,6 +15,9 @@ asked for.
 """
 
 import contextlib
+import threading
+import warnings
+import weakref
 
 import numpy as np
 from sklearn.base import is_classifier
@@ -39,6 +42,18 @@ def _binary_to_two_columns(scores):
     if scores.ndim == 2 and scores.shape[1] == 1:
         return np.column_stack([-scores[:, 0], scores[:, 0]])
     return scores
+
+
+def _check_finite_scores(scores, call, method):
+    """Raise a clear error when a model call returned NaN or infinity."""
+    finite = np.isfinite(scores)
+    if not finite.all():
+        bad = int((~finite.reshape(len(scores), -1).all(axis=1)).sum())
+        raise ValueError(
+            f"The model call {call}(X) returned NaN or infinite scores "
+            f"({method!r}) for {bad} of {len(scores)} samples; skxai cannot "
+            "explain non-finite outputs. Check the model and its inputs."
+        )
 
 
 class ModelAdapter:
@@ -83,6 +98,9 @@ class ModelAdapter:
             n_classes = self.scores(X[:1], response_method).shape[1]
             self.classes_ = np.arange(n_classes)
         return self.classes_
+
+    def check_columns(self, X, caller="This explainer"):
+        """Check that a DataFrame ``X`` has the model's columns (no-op by default)."""
 
     # --------------------------------------------------------------- gradients
     @property
@@ -140,6 +158,31 @@ class SklearnAdapter(ModelAdapter):
             )
         return response_method
 
+    def check_columns(self, X, caller="This explainer"):
+        """Refuse a DataFrame whose columns are not the model's, in its order.
+
+        The scores of an ndarray are computed with the model's
+        ``feature_names_in_`` as column names, so columns in another order would
+        be relabelled, not reordered: the model would see scrambled inputs.
+        """
+        names = getattr(self.model, "feature_names_in_", None)
+        columns = getattr(X, "columns", None)
+        if names is None or columns is None:
+            return
+        columns = [str(c) for c in columns]
+        if columns == [str(n) for n in names]:
+            return
+        if len(columns) == len(names) and sorted(columns) == sorted(map(str, names)):
+            rule = "Feature names must be in the same order as they were in fit."
+        else:
+            rule = "X must have the columns the model was fitted on."
+        raise ValueError(
+            f"The feature names of X given to {caller} should match those that "
+            f"were passed to {type(self.model).__name__} during fit. {rule} "
+            f"Expected {[str(n) for n in names]}, got {columns}. Select the "
+            "columns in the model's order: X[model.feature_names_in_]."
+        )
+
     def scores(self, X, response_method="auto", *, batch_size=None):
         if response_method != "auto" and not hasattr(self.model, response_method):
             return self._torch_scores(X, response_method, batch_size)
@@ -148,20 +191,37 @@ class SklearnAdapter(ModelAdapter):
         if names is not None and np.ndim(X) == 2 and len(names) == np.shape(X)[1]:
             import pandas as pd
 
-            X = pd.DataFrame(X, columns=names, copy=False)
+            self.check_columns(X, "SklearnAdapter.scores")
+            if not hasattr(X, "columns"):
+                X = pd.DataFrame(X, columns=names, copy=False)
         out = getattr(self.model, method)(X)
         if method == "decision_function":
             out = _binary_to_two_columns(out)
-        return np.asarray(out, dtype=np.float64)
+        out = np.asarray(out, dtype=np.float64)
+        _check_finite_scores(out, f"{type(self.model).__name__}.{method}", method)
+        return out
 
     def _torch_scores(self, X, response_method, batch_size):
         """Scores the estimator has no method for (MLP logits), via torch."""
         import torch
 
         module, _, _ = self.torch_forward(response_method)
+        X = np.asarray(X)
+        n = len(X)
+        step = n if batch_size is None else max(1, int(batch_size))
+        outs = []
         with torch.no_grad():
-            out = module(torch.as_tensor(np.asarray(X), dtype=torch.float64))
-        return out.numpy().astype(np.float64)
+            for start in range(0, n, step):
+                xb = torch.as_tensor(  # torch refuses negative strides
+                    np.ascontiguousarray(X[start : start + step]),
+                    dtype=torch.float64,
+                )
+                outs.append(module(xb).numpy().astype(np.float64))
+        out = np.concatenate(outs, axis=0) if outs else np.empty((0, 0))
+        _check_finite_scores(
+            out, f"the torch equivalent of {type(self.model).__name__}", response_method
+        )
+        return out
 
     @property
     def supports_gradients(self):
@@ -208,7 +268,10 @@ class CallableAdapter(ModelAdapter):
             raise ValueError(
                 f"The model callable must return numeric scores; got dtype {out.dtype}."
             )
-        return out.astype(np.float64, copy=False)
+        out = out.astype(np.float64, copy=False)
+        name = getattr(self.model, "__qualname__", type(self.model).__name__)
+        _check_finite_scores(out, name, "auto")
+        return out
 
     def torch_forward(self, response_method="auto"):
         raise TypeError(
@@ -229,23 +292,83 @@ def _module_device(module):
     return torch.device("cpu")
 
 
+# Eval-mode sessions shared by every thread: id(module) -> _EvalSession.
+_EVAL_LOCK = threading.Lock()
+_EVAL_SESSIONS = {}
+
+
+class _EvalSession:
+    """The caller's training flags and buffers of a module, saved to restore them."""
+
+    def __init__(self, module):
+        self.module = module
+        self.count = 0
+        self.modes = [(m, m.training) for m in module.modules()]
+        self.buffers = [
+            (
+                m,
+                dict(m._buffers),
+                {
+                    name: (b._version, b.detach().clone())
+                    for name, b in m._buffers.items()
+                    if b is not None
+                },
+            )
+            for m in module.modules()
+        ]
+
+    def restore(self):
+        import torch
+
+        for m, training in self.modes:
+            m.training = training
+        with torch.no_grad():
+            for m, tensors, saved in self.buffers:
+                if m._buffers != tensors or any(
+                    m._buffers[k] is not v for k, v in tensors.items()
+                ):
+                    m._buffers.clear()
+                    m._buffers.update(tensors)
+                for name, (version, value) in saved.items():
+                    b = tensors[name]
+                    if b._version != version:
+                        b.copy_(value)
+
+
 @contextlib.contextmanager
 def eval_mode(module):
-    """Put ``module`` in eval mode for the block, then restore every submodule."""
-    modes = [(m, m.training) for m in module.modules()]
-    module.eval()
+    """Put ``module`` in eval mode for the block, shared by every thread.
+
+    One reference-counted session per module: the first thread to enter saves
+    the training flag of every submodule and a copy of every buffer and calls
+    ``module.eval()``; the last one to leave restores the flags and the buffers
+    exactly (the buffer objects, and their values where they were written),
+    also after an exception. Threads explaining the same module with ``n_jobs``
+    therefore never see it switched back to train mode mid-way.
+    """
+    key = id(module)
+    with _EVAL_LOCK:
+        session = _EVAL_SESSIONS.get(key)
+        if session is None:
+            session = _EVAL_SESSIONS[key] = _EvalSession(module)
+            module.eval()
+        session.count += 1
     try:
         yield module
     finally:
-        for m, training in modes:
-            m.training = training
+        with _EVAL_LOCK:
+            session.count -= 1
+            if session.count == 0:
+                del _EVAL_SESSIONS[key]
+                session.restore()
 
 
 def split_final_activation(module):
     """Return ``(body, final)`` where ``final`` is a trailing (Log)Softmax or None.
 
     ``body`` computes the pre-softmax scores. Only an ``nn.Sequential`` whose last
-    child (recursively) is ``nn.Softmax`` or ``nn.LogSoftmax`` is split.
+    child (recursively) is ``nn.Softmax`` or ``nn.LogSoftmax`` is split; any other
+    final activation is found by :class:`TorchAdapter` by watching the forward.
     """
     import torch
 
@@ -261,6 +384,127 @@ def split_final_activation(module):
     return module, final
 
 
+# ------------------------------------------------------- the output activation
+_ACTIVATIONS = None
+_LOGS = None
+_BYPASSED = threading.local()
+
+
+def _activation_functions():
+    """torch functions of a final activation -> 'softmax', 'log_softmax', 'sigmoid'."""
+    global _ACTIVATIONS, _LOGS
+    if _ACTIVATIONS is None:
+        import torch
+
+        F = torch.nn.functional
+        _LOGS = {torch.log, torch.Tensor.log}
+        _ACTIVATIONS = {
+            **dict.fromkeys(
+                (torch.softmax, F.softmax, torch.Tensor.softmax, torch.special.softmax),
+                "softmax",
+            ),
+            **dict.fromkeys(
+                (
+                    torch.log_softmax,
+                    F.log_softmax,
+                    torch.Tensor.log_softmax,
+                    torch.special.log_softmax,
+                ),
+                "log_softmax",
+            ),
+            **dict.fromkeys(
+                (torch.sigmoid, torch.Tensor.sigmoid, F.sigmoid, torch.special.expit),
+                "sigmoid",
+            ),
+        }
+    return _ACTIVATIONS
+
+
+_WATCH = None
+
+
+def _make_watch():
+    """A torch function mode remembering the last softmax / sigmoid of a forward."""
+    global _WATCH
+    if _WATCH is None:
+        import torch
+
+        activations = _activation_functions()
+
+        class _OutputWatch(torch.overrides.TorchFunctionMode):
+            """Records ``(kind, input, output, dim)`` of the last activation call.
+
+            Torch function modes are per thread, so a watched forward sees only
+            its own calls. A ``torch.log`` of the recorded softmax's output turns
+            the record into a log-softmax of the same input.
+            """
+
+            def __init__(self):
+                super().__init__()
+                self.last = None
+
+            def __torch_function__(self, func, types, args=(), kwargs=None):
+                kwargs = kwargs or {}
+                out = func(*args, **kwargs)
+                kind = activations.get(func)
+                if kind is not None and args and isinstance(out, torch.Tensor):
+                    dim = args[1] if len(args) > 1 else kwargs.get("dim")
+                    self.last = (kind, args[0], out, dim)
+                elif (
+                    func in _LOGS
+                    and self.last is not None
+                    and self.last[0] == "softmax"
+                    and args
+                    and args[0] is self.last[2]
+                ):
+                    self.last = ("log_softmax", self.last[1], out, self.last[3])
+                return out
+
+        _WATCH = _OutputWatch
+    return _WATCH()
+
+
+def bypassed_output():
+    """The activation output the last watched forward of this thread bypassed.
+
+    ``None`` when the last forward run through :meth:`TorchAdapter.torch_forward`
+    in this thread returned the model's output as it is. Lets forward probes
+    tell the bypassed softmax or sigmoid from an activation inside the model.
+    """
+    ref = getattr(_BYPASSED, "output", None)
+    return None if ref is None else ref()
+
+
+def _final_activation(out, last):
+    """``(kind, pre_activation)`` when ``out`` is the result of the ``last`` call."""
+    if last is None or not isinstance(out, type(last[2])) or last[2] is not out:
+        return None, None
+    kind, pre, _, dim = last
+    if out.ndim == 2 and kind != "sigmoid" and out.shape[1] > 1:
+        if dim is None or dim in (1, -1):
+            return kind, pre
+        return None, None
+    if kind == "sigmoid" and out.ndim in (1, 2):
+        return kind, pre
+    return None, None
+
+
+def _hidden_activation(out, last):
+    """Whether the last activation has the output's shape but was changed after."""
+    if last is None or last[2] is out:
+        return None
+    kind, _, value, dim = last
+    if tuple(value.shape) != tuple(out.shape) or out.ndim not in (1, 2):
+        return None
+    if kind != "sigmoid" and dim not in (None, 1, -1):
+        return None
+    return kind
+
+
+def _output_name(module):
+    return f"{type(module).__name__}.forward"
+
+
 def _check_tensor_output(out):
     import torch
 
@@ -268,21 +512,50 @@ def _check_tensor_output(out):
         raise ValueError(
             "The torch model returned a "
             f"{type(out).__name__}, not a tensor of class scores. Wrap it in a "
-            "module that selects the score tensor, e.g. "
-            "nn.Sequential(model, SelectOutput(0))."
+            "torch.nn.Module whose forward returns only the class-score tensor."
         )
     if not isinstance(out, torch.Tensor):
         raise ValueError(
             f"The torch model must return a tensor; got {type(out).__name__}."
         )
-    if out.ndim == 1:
-        out = torch.stack([-out, out], dim=1)
-    elif out.ndim != 2:
+    if out.ndim not in (1, 2):
         raise ValueError(
             "The torch model must return class scores of shape (n_samples, "
-            f"n_classes); got a tensor of shape {tuple(out.shape)}."
+            f"n_classes), or (n_samples,) / (n_samples, 1) for a binary model with "
+            f"one logit; got a tensor of shape {tuple(out.shape)}."
         )
     return out
+
+
+def _is_transformed(tensor):
+    """Whether ``tensor`` is a torch.func (vmap / grad) wrapped tensor."""
+    import torch
+
+    check = getattr(torch._C._functorch, "is_functorch_wrapped_tensor", None)
+    return check is not None and check(tensor)
+
+
+def _check_finite(x, out, module, method):
+    """Raise a clear error for inputs that overflowed and non-finite outputs."""
+    import torch
+
+    if _is_transformed(out):
+        return
+    if x.is_floating_point() and not bool(torch.isfinite(x).all()):
+        raise ValueError(
+            f"X holds values that are not finite in the model's dtype {x.dtype} "
+            f"(largest finite value {torch.finfo(x.dtype).max:.3g}): they overflow "
+            f"to infinity when cast for {_output_name(module)}. Scale X, or run the "
+            "model in float64 (module.double())."
+        )
+    finite = torch.isfinite(out)
+    if not bool(finite.all()):
+        bad = int((~finite.reshape(len(out), -1).all(dim=1)).sum())
+        raise ValueError(
+            f"The model call {_output_name(module)}(X) returned NaN or infinite "
+            f"scores ({method!r}) for {bad} of {len(out)} samples; skxai cannot "
+            "explain non-finite outputs. Check the model's weights and its inputs."
+        )
 
 
 class TorchAdapter(ModelAdapter):
@@ -290,8 +563,22 @@ class TorchAdapter(ModelAdapter):
 
     For a skorch net its fitted ``module_`` runs on the net's device, and the
     black-box ``"auto"`` scores apply the net's ``predict_nonlinearity`` (what
-    ``net.predict_proba`` returns). Gradient explainers get pre-softmax scores by
-    default: a trailing ``Softmax``/``LogSoftmax`` module is bypassed.
+    ``net.predict_proba`` returns).
+
+    The forward is watched (a per-thread torch function mode) for a final
+    softmax, log-softmax or sigmoid whose result is the output, wherever it
+    sits: an ``nn.Softmax`` module, a module attribute, a functional call. Its
+    input is the pre-activation score:
+
+    - ``"decision_function"`` (the gradient default) explains it, the logits;
+    - ``"predict_proba"`` uses the model's probabilities as they are (never a
+      second softmax), ``"predict_log_proba"`` their logarithm;
+    - a binary model with one logit ``z`` (output ``(n,)`` or ``(n, 1)``) gets
+      the two class scores ``[-z, z]`` or ``[1 - p, p]``, as scikit-learn's
+      binary classifiers.
+
+    A softmax that the forward changes before returning it (clamped, scaled)
+    cannot be bypassed: a warning says so once.
     """
 
     kind = "torch"
@@ -312,6 +599,9 @@ class TorchAdapter(ModelAdapter):
                 classes = getattr(model, "classes_inferred_", None)
             if classes is not None:
                 self.classes_ = np.asarray(classes)
+        # Channels-last input for CPU conv scores: None untried, False refused.
+        self._channels_last = None
+        self._warned = False
 
     @property
     def module(self):
@@ -331,50 +621,126 @@ class TorchAdapter(ModelAdapter):
             return "decision_function" if gradients else "auto"
         return response_method
 
-    def _forward_fn(self, method, call=None):
+    # ------------------------------------------------------------- forward
+    def _run(self, module, x, method, channels_last=False):
+        """Class scores of ``method`` for the input tensor ``x``."""
         import torch
 
-        call = _plain_call if call is None else call
-        module = self.module
-        body, final = split_final_activation(module)
+        watch = _make_watch()
+        with watch:
+            out = module(
+                x.to(memory_format=torch.channels_last) if channels_last else x
+            )
+        out = _check_tensor_output(out)
+        kind, pre = _final_activation(out, watch.last)
+        _BYPASSED.output = None if kind is None else weakref.ref(out)
+        if kind is None:
+            hidden = _hidden_activation(out, watch.last)
+            if hidden is not None and method != "auto":
+                self._warn_hidden(module, hidden, method)
+        return self._outputs(out, kind, pre, method)
+
+    def _warn_hidden(self, module, kind, method):
+        if self._warned:
+            return
+        self._warned = True
+        warnings.warn(
+            f"{_output_name(module)} applies a {kind} whose result is changed "
+            "before it is returned, so skxai cannot bypass it: "
+            f"response_method={method!r} is computed from the output as it is "
+            f"returned, taken as pre-{kind} scores. Return the {kind}'s input or "
+            f"its result unchanged from forward, or explain the output as it is "
+            "with response_method='auto' (black-box explainers).",
+            UserWarning,
+            stacklevel=4,
+        )
+
+    def _outputs(self, out, kind, pre, method):
+        import torch
+
+        if method == "auto" and self.is_skorch:
+            if out.ndim == 2 and out.shape[1] == 1:
+                out = out.reshape(-1)  # what NeuralNetBinaryClassifier.infer does
+            out = self.model._get_predict_nonlinearity()(out)
+            return _check_tensor_output(out)
+        F = torch.nn.functional
+        if out.ndim == 1 or out.shape[1] == 1:
+            # Binary, one logit z: the class scores [-z, z] or [1 - p, p].
+            z = (pre if kind == "sigmoid" else out).reshape(-1, 1)
+            if method in ("decision_function", "auto") and not (
+                method == "auto" and kind == "sigmoid"
+            ):
+                return torch.cat([-z, z], dim=1)
+            if method == "predict_log_proba":
+                return torch.cat([F.logsigmoid(-z), F.logsigmoid(z)], dim=1)
+            p = out.reshape(-1, 1) if kind == "sigmoid" else torch.sigmoid(z)
+            return torch.cat([1 - p, p], dim=1)
         if method == "auto":
-            if self.is_skorch:
-                nonlin = self.model._get_predict_nonlinearity()
-                return lambda x: _check_tensor_output(nonlin(call(module, x)))
-            return lambda x: _check_tensor_output(call(module, x))
+            return out
         if method == "decision_function":
-            return lambda x: _check_tensor_output(call(body, x))
-        if isinstance(final, torch.nn.LogSoftmax) and method == "predict_log_proba":
-            return lambda x: _check_tensor_output(call(module, x))
+            return out if kind is None else pre
+        if kind == "sigmoid":  # multi-label: per-class probabilities
+            if method == "predict_proba":
+                return out
+            return F.logsigmoid(pre)
         if method == "predict_proba":
-            return lambda x: torch.softmax(_check_tensor_output(call(body, x)), dim=1)
-        return lambda x: torch.log_softmax(_check_tensor_output(call(body, x)), dim=1)
+            if kind == "softmax":
+                return out
+            return torch.softmax(out if kind is None else pre, dim=1)
+        if kind == "log_softmax":
+            return out
+        return torch.log_softmax(out if kind is None else pre, dim=1)
 
     def scores(self, X, response_method="auto", *, batch_size=None):
         import torch
 
         method = self.resolve_response_method(response_method)
+        module = self.module
         device = self.device
-        dtype = _module_dtype(self.module)
+        dtype = _module_dtype(module)
         X = np.asarray(X)
-        call = None
-        if X.ndim == 4 and device.type == "cpu" and _has_conv2d(self.module):
-            call = _ChannelsLastCall()
-        forward = self._forward_fn(method, call)
         n = len(X)
         step = n if batch_size is None else max(1, int(batch_size))
         outs = []
-        with torch.no_grad(), eval_mode(self.module):
+        with torch.no_grad(), eval_mode(module):
             for start in range(0, n, step):
                 xb = torch.as_tensor(  # torch refuses negative strides
                     np.ascontiguousarray(X[start : start + step]),
                     dtype=dtype,
                     device=device,
                 )
-                outs.append(forward(xb).detach().to("cpu", torch.float64).numpy())
+                out = self._scores_batch(module, xb, method)
+                _check_finite(xb, out, module, method)
+                outs.append(out.detach().to("cpu", torch.float64).numpy())
         if not outs:
             return np.empty((0, 0 if self.classes_ is None else len(self.classes_)))
         return np.concatenate(outs, axis=0)
+
+    def _scores_batch(self, module, xb, method):
+        """Scores of one batch, channels-last where it is safe and faster.
+
+        On the CPU, oneDNN convolutions of a batch of images run faster with a
+        channels-last (NHWC) input. Only the input's layout changes (with
+        ``Tensor.to``: ``contiguous`` leaves one-channel images in ambiguous NCHW
+        strides); the module and its parameters are untouched. A model that cannot run on channels-last
+        activations (``x.view(n, -1)`` after a convolution raises) is run as it
+        is, now and for every later call of this adapter.
+        """
+        use = (
+            self._channels_last is not False
+            and xb.ndim == 4
+            and xb.device.type == "cpu"
+            and _has_conv2d(module)
+        )
+        if not use:
+            return self._run(module, xb, method)
+        try:
+            out = self._run(module, xb, method, channels_last=True)
+        except RuntimeError:
+            self._channels_last = False
+            return self._run(module, xb, method)
+        self._channels_last = True
+        return out
 
     @property
     def supports_gradients(self):
@@ -382,47 +748,20 @@ class TorchAdapter(ModelAdapter):
 
     def torch_forward(self, response_method="auto"):
         method = self.resolve_response_method(response_method, gradients=True)
-        return self._forward_fn(method), self.module, self.device
+        module = self.module
 
+        def forward(x):
+            out = self._run(module, x, method)
+            _check_finite(x, out, module, method)
+            return out
 
-def _plain_call(module, x):
-    return module(x)
+        return forward, module, self.device
 
 
 def _has_conv2d(module):
     import torch
 
     return any(isinstance(m, torch.nn.Conv2d) for m in module.modules())
-
-
-class _ChannelsLastCall:
-    """Run a module with channels-last copies of its 4-D parameters and buffers.
-
-    On the CPU, oneDNN convolutions of a batch of images run about twice as
-    fast in the channels-last layout (NHWC). The module itself is never
-    touched: :func:`torch.func.functional_call` runs it with the copies, made
-    once per ``scores`` call. ``Tensor.to(memory_format=...)`` is used rather
-    than ``contiguous``, which leaves single-channel weights in the ambiguous
-    NCHW strides.
-    """
-
-    def __init__(self):
-        self._params = {}
-
-    def __call__(self, module, x):
-        import torch
-        from torch.func import functional_call
-
-        params = self._params.get(id(module))
-        if params is None:
-            params = {
-                name: t.detach().to(memory_format=torch.channels_last)
-                if t.ndim == 4
-                else t
-                for name, t in (*module.named_parameters(), *module.named_buffers())
-            }
-            self._params[id(module)] = params
-        return functional_call(module, params, (x,))
 
 
 def _module_dtype(module):
