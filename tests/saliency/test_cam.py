@@ -1,9 +1,11 @@
 """Tests of GradCAM and GuidedGradCAM."""
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
+import zoo
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 
@@ -13,6 +15,11 @@ from skxai.saliency._cam import ZeroMapWarning
 torch = pytest.importorskip("torch")
 nn = torch.nn
 F = nn.functional
+
+# Captum's maps on tests/zoo.py's networks (benchmarks/make_reference_backprop.py).
+REFERENCE = (
+    Path(__file__).resolve().parents[2] / "benchmarks/data/reference_backprop.npz"
+)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -172,3 +179,74 @@ def test_gradcam_model_without_spatial_layer(digits):
     clf = LogisticRegression(max_iter=50).fit(Xd[:100], y[:100])
     with pytest.raises(ValueError, match="no module of this model returns one"):
         GradCAM(clf).fit(Xd[:10])
+
+
+@pytest.mark.parametrize("side, layer", [(64, "layer4"), (32, "layer3")])
+def test_gradcam_auto_layer_resnet(side, layer):
+    """Check 'auto' picks the last ResNet stage whose output is larger than 1x1.
+
+    The stem and three stride-2 stages divide the side by 32: layer4 is 2x2 on
+    64x64 inputs, 1x1 (a constant map) on 32x32 ones, where layer3 is 2x2. The
+    1x1 avgpool and the twice-called ReLU modules are never chosen.
+    """
+    model = zoo.resnet18(width=4).double()
+    X = zoo.images(3, (3, side, side)).astype(np.float64)
+    cam = GradCAM(model, relu=False).fit(X)
+    assert cam.layer_ == layer
+    maps = cam.explain(X).maps[:, 0, 0]
+    assert all(np.ptp(m) > 0 for m in maps)
+    explicit = GradCAM(model, layer=layer, relu=False).fit(X).explain(X).maps
+    np.testing.assert_array_equal(maps, explicit[:, 0, 0])
+
+
+def test_gradcam_auto_layer_vgg():
+    """Check 'auto' on the VGG shape: its 2x2 avgpool, the same map as features."""
+    model = zoo.vgg().double()
+    X = zoo.images(3, (3, 16, 16)).astype(np.float64)
+    cam = GradCAM(model, relu=False, target="all").fit(X)
+    assert cam.layer_ == "avgpool"
+    features = GradCAM(model, layer="features", relu=False, target="all").fit(X)
+    np.testing.assert_allclose(
+        cam.transform(X), features.transform(X), rtol=1e-10, atol=1e-15
+    )
+
+
+def test_gradcam_auto_layer_needs_spatial_extent():
+    """Check the error when every spatial layer is 1x1 (maps would be constant)."""
+    net = nn.Sequential(
+        nn.Conv2d(1, 2, 1), nn.ReLU(), nn.Flatten(), nn.Linear(2, 3)
+    ).double()
+    X = np.random.RandomState(0).rand(4, 1, 1, 1)
+    with pytest.raises(ValueError, match=r"layer='auto'.*larger than 1x1.*'layer'"):
+        GradCAM(net).fit(X)
+    assert GradCAM(net, layer="0").fit(X).layer_ == "0"
+
+
+@pytest.mark.filterwarnings("ignore::skxai.saliency._cam.ZeroMapWarning")
+@pytest.mark.parametrize("name, layer", [("resnet", "layer3"), ("vgg", "features")])
+def test_guided_gradcam_matches_captum_on_inplace_zoo(name, layer):
+    """Check Guided Grad-CAM on networks with in-place and reused ReLUs.
+
+    Captum's GuidedGradCam (nearest upsampling, ReLU of the map) computed the
+    reference on the same networks with the in-place flags switched off.
+    """
+    if not REFERENCE.exists():  # pragma: no cover
+        pytest.skip(f"{REFERENCE} is absent: run make_reference_backprop.py")
+    reference = np.load(REFERENCE)
+    model = {"resnet": lambda: zoo.resnet18(width=4), "vgg": zoo.vgg}[name]()
+    model = model.double()
+    X = reference[f"{name}_X"].astype(np.float64)
+    with torch.no_grad():
+        logits = model(torch.as_tensor(X)).numpy()
+    np.testing.assert_allclose(logits, reference[f"{name}_logits"], rtol=1e-10)
+    ggc = GuidedGradCAM(
+        model, layer=layer, interpolate="nearest", target=reference["targets"]
+    ).fit(X)
+    maps = ggc.explain(X).maps[:, 0]
+    expected = reference[f"{name}_guided_gradcam"]
+    assert np.abs(expected).max() > 0
+    np.testing.assert_allclose(
+        maps, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max()
+    )
+    assert all(m.inplace for m in model.modules() if isinstance(m, nn.ReLU))
+    assert torch._C._len_torch_function_stack() == 0
