@@ -4,6 +4,7 @@ import importlib
 import inspect
 import pkgutil
 
+import numpy as np
 import pytest
 
 import skxai
@@ -51,3 +52,48 @@ def test_zero_map_warning_is_the_public_class():
     X = torch.rand(4, 1, 6, 6, dtype=torch.float64).numpy()
     with pytest.warns(skxai.exceptions.ZeroMapWarning, match="zero everywhere"):
         skxai.GradCAM(net).fit(X).transform(X)
+
+
+def test_gradient_similarity_shows_the_loss_error():
+    """Check that an error of the user's loss is raised as it is.
+
+    Before, any exception under torch.func became a NotImplementedError that
+    advised choosing other layers.
+    """
+    torch = pytest.importorskip("torch")
+
+    class Scaled(torch.nn.Module):  # a parameter that no Linear/Conv holds
+        def __init__(self):
+            super().__init__()
+            self.scale = torch.nn.Parameter(torch.tensor([1.0, -1.0]))
+
+        def forward(self, x):
+            return x.sum(1, keepdim=True) * self.scale
+
+    def broken_loss(scores, target):
+        raise KeyError("the loss failed on its own")
+
+    X = np.random.RandomState(0).normal(size=(6, 3))
+    gs = skxai.GradientSimilarity(Scaled().double(), loss=broken_loss)
+    with pytest.raises(KeyError, match="the loss failed on its own"):
+        gs.fit(X, np.arange(6) % 2)
+
+
+def test_gradient_similarity_torch_func_limit_is_chained():
+    """Check that what torch.func alone cannot do names it and chains the cause."""
+    torch = pytest.importorskip("torch")
+
+    class ItemCall(torch.nn.Module):  # .item() is fine plainly, not under vmap
+        def __init__(self):
+            super().__init__()
+            self.scale = torch.nn.Parameter(torch.tensor([1.0, -1.0]))
+
+        def forward(self, x):
+            shift = float(x.abs().max().item() > 1e9)
+            return (x.sum(1, keepdim=True) + shift) * self.scale
+
+    X = np.random.RandomState(0).normal(size=(6, 3))
+    gs = skxai.GradientSimilarity(ItemCall().double())
+    with pytest.raises(NotImplementedError, match="torch.func") as info:
+        gs.fit(X, np.arange(6) % 2)
+    assert isinstance(info.value.__cause__, RuntimeError)

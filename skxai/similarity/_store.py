@@ -496,6 +496,10 @@ def _func_grads(plans, forward, module, x, target, loss):
     try:
         grads = vmap(grad(one), in_dims=(None, 0, 0))(params, x, target)
     except Exception as exc:
+        # An error of the model or of the loss itself is raised as it is (the
+        # torch.func one chained to it); only what torch.func alone cannot do
+        # becomes NotImplementedError.
+        _per_sample_loss(loss, forward(x[:1]), target[:1], "GradientSimilarity")
         raise NotImplementedError(
             f"Per-example gradients of the modules {[p.name for p in func_plans]} "
             f"could not be computed with torch.func ({exc}). Exact factored "
