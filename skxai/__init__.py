@@ -17,9 +17,11 @@ _LAZY = {
     "GuidedBackprop": "skxai.saliency",
     "GuidedGradCAM": "skxai.saliency",
     "IntegratedGradients": "skxai.saliency",
+    "KernelSHAP": "skxai.shapley",
     "Occlusion": "skxai.saliency",
     "RISE": "skxai.saliency",
     "Saliency": "skxai.saliency",
+    "ShapleyValues": "skxai.shapley",
     "SmoothGrad": "skxai.saliency",
 }
 

@@ -105,6 +105,20 @@ def _occlusion():
     return skxai.Occlusion(any_width_scores, window=(1, 1))
 
 
+@factory("ShapleyValues", needs_torch=False)
+def _shapley_values():
+    return skxai.ShapleyValues(
+        any_width_scores, n_permutations=2, n_reference=5, random_state=0
+    )
+
+
+@factory("KernelSHAP", needs_torch=False)
+def _kernel_shap():
+    return skxai.KernelSHAP(
+        any_width_scores, n_samples=20, n_reference=5, random_state=0
+    )
+
+
 @factory("RISE", needs_torch=False)
 def _rise():
     return skxai.RISE(any_width_scores, n_masks=20, grid_size=2, random_state=0)
