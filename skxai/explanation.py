@@ -1,5 +1,7 @@
 """The :class:`Explanation`: named arrays and metadata returned by ``explain``."""
 
+from importlib import import_module
+
 import numpy as np
 import pandas as pd
 
@@ -43,6 +45,10 @@ class Explanation:
     >>> expl.mean(by=[0, 0]).maps.shape
     (1, 1, 2, 2)
     """
+
+    # The Display that draws this kind of explanation, as "module:Class": the
+    # computing code names it and never imports plotting; ``plot`` resolves it.
+    _display = "skxai.plotting:SaliencyDisplay"
 
     def __init__(
         self,
@@ -184,27 +190,35 @@ class Explanation:
             counts=counts,
         )
 
-    def plot(self, *, samples=None, ax=None, cmap="RdBu_r", **kwargs):
-        """Plot each sample's image beside its maps (diverging, symmetric colours).
+    def plot(self, *, samples=None, ax=None, **kwargs):
+        """Plot the explanation with its Display (needs matplotlib).
+
+        Saliency explanations are drawn by
+        :class:`skxai.plotting.SaliencyDisplay`: each sample's image beside its
+        maps, with colour bars that say what the values are.
 
         Parameters
         ----------
         samples : int or sequence of int, default=None
-            Which samples to show; by default the first (at most 4).
+            Which samples to show; by default the first few (the figure says
+            how many are left out).
         ax : array of matplotlib Axes, default=None
-            Axes to draw on, shape ``(n_rows, 1 + n_targets)``; created if None.
-        cmap : str, default="RdBu_r"
-            Colour map of the attributions, centred on zero.
+            Axes to draw on; created if None.
         **kwargs : dict
-            Passed to :class:`skxai.plotting.SaliencyDisplay`.
+            Passed to the Display's ``from_explanation`` (``cmap``,
+            ``class_names``, ...).
 
         Returns
         -------
-        display : skxai.plotting.SaliencyDisplay
+        display : Display
             The display, with ``figure_`` and ``ax_``.
         """
-        from .plotting import SaliencyDisplay
-
-        return SaliencyDisplay.from_explanation(
-            self, samples=samples, ax=ax, cmap=cmap, **kwargs
+        return self.display_class().from_explanation(
+            self, samples=samples, ax=ax, **kwargs
         )
+
+    @classmethod
+    def display_class(cls):
+        """The :mod:`skxai.plotting` Display class that draws this explanation."""
+        module, _, name = cls._display.partition(":")
+        return getattr(import_module(module), name)

@@ -7,8 +7,13 @@ from ._base import (
     class_name,
     clear_ticks,
     ensure_fitted_explainer,
+    is_zero_map,
+    left_out_note,
     make_axes,
+    mark_zero_map,
+    positive_cmap,
     select_samples,
+    side_colorbar,
     take_rows,
     to_image,
 )
@@ -24,7 +29,10 @@ class ContrastiveDisplay:
     added to change it) with the class it leads to; the delta at a few of the
     optimiser's savepoints; and, for a PN, the original with the PN added (the
     figures of the MAXi tutorial). A sample whose explanation was not found says
-    so in its title.
+    so in its title and in the panel; a PP that is empty (the model already
+    gives the class to a blank input) is shown as empty, not as a finding.
+    Images and deltas share one scale from zero, drawn in the colour bar: grey
+    for a PP (a part of the image), white to red for a PN (what is added).
 
     It is recommended to create a display with :meth:`from_explainer` or
     :meth:`from_explanation`; all parameters are stored as attributes.
@@ -59,6 +67,11 @@ default=None
         The figure holding the grid.
     column_names_ : list of str
         Titles of the columns.
+    status_ : list of str
+        What was drawn for each sample: ``"found"``, ``"not found"`` or
+        ``"empty"`` (a found PP of all zeros).
+    colorbar_ : matplotlib Colorbar or None
+        The colour bar of the deltas.
 
     See Also
     --------
@@ -100,7 +113,15 @@ default=None
         self.savepoints = savepoints
         self.class_names = class_names
 
-    def plot(self, *, ax=None, max_savepoints=3, image_cmap="gray", delta_cmap=None):
+    def plot(
+        self,
+        *,
+        ax=None,
+        max_savepoints=3,
+        image_cmap="gray",
+        delta_cmap=None,
+        colorbar=True,
+    ):
         """Draw the grid.
 
         Parameters
@@ -114,7 +135,9 @@ default=None
             Colour map of the images.
         delta_cmap : str, default=None
             Colour map of the deltas; ``"gray"`` for a PP (a part of the image)
-            and ``"Reds"`` for a PN (what is added) when None.
+            and white-to-red, white at zero, for a PN (what is added) when None.
+        colorbar : bool, default=True
+            Draw the colour bar of the deltas.
 
         Returns
         -------
@@ -142,34 +165,45 @@ default=None
             n_rows,
             len(columns),
             left=0.15,
-            hspace=0.3,
+            right=1.0 if colorbar else 0.15,
+            top=0.5,
+            bottom=0.25,
+            hspace=0.45,
             caller="ContrastiveDisplay",
         )
-        delta_cmap = delta_cmap or ("Reds" if mode == "pn" else "gray")
+        if delta_cmap is None:
+            delta_cmap = positive_cmap("RdBu_r") if mode == "pn" else "gray"
         names = self.class_names
         ims = np.empty((n_rows, len(columns)), dtype=object)
-        # Deltas and images share one grey scale: zero is black, the largest
-        # value of the images (or deltas) is white (red for a PN).
-        top = np.nanmax(np.abs(np.concatenate([images.ravel(), deltas.ravel()])))
+        # Deltas and images share one scale from zero: the largest value of the
+        # images (or deltas) is white for the images and a PP, dark red for a PN.
+        values = np.abs(np.concatenate([images.ravel(), deltas.ravel()]))
+        top = np.nanmax(values) if np.isfinite(values).any() else 0.0
         limits = {"vmin": 0.0, "vmax": float(top) if top > 0 else 1.0}
+        self.status_ = []
         for i in range(n_rows):
-            original = _at(self.original_class, i)
-            new = _at(self.new_class, i)
+            original = class_name(_at(self.original_class, i), names)
+            new = class_name(_at(self.new_class, i), names)
             found = True if self.found is None else bool(np.asarray(self.found)[i])
+            delta = np.nan_to_num(deltas[i])
+            empty = found and is_zero_map(delta, limits["vmax"])
+            status = "not found" if not found else ("empty" if empty else "found")
+            self.status_.append(status)
             ims[i, 0] = axes[i, 0].imshow(
                 to_image(images[i]), cmap=image_cmap, **limits
             )
-            axes[i, 0].set_title(
-                f"original: {class_name(original, names)}", fontsize="small"
-            )
-            delta = np.nan_to_num(deltas[i])
+            axes[i, 0].set_title(f"original: {original}", fontsize="small")
             ims[i, 1] = axes[i, 1].imshow(to_image(delta), cmap=delta_cmap, **limits)
-            if not found:
+            if status == "not found":
                 title = f"{name} not found"
+                mark_zero_map(axes[i, 1], f"no {name}\nfound")
+            elif status == "empty":
+                title = f"empty {name}:\nblank input is {new}"
+                mark_zero_map(axes[i, 1], "empty")
             elif mode == "pn":
-                title = f"PN -> {class_name(new, names)}"
+                title = f"PN -> {new}"
             else:
-                title = f"PP: {class_name(new, names)}"
+                title = f"PP keeps {new}"
             axes[i, 1].set_title(title, fontsize="small")
             for j, it in enumerate(iterations):
                 saved = np.asarray(self.savepoints[it], dtype=np.float64)
@@ -177,22 +211,23 @@ default=None
                 ims[i, 2 + j] = axes[i, 2 + j].imshow(
                     to_image(np.nan_to_num(saved)), cmap=delta_cmap, **limits
                 )
-                title = f"iteration {it}"
+                axes[i, 2 + j].set_title(f"iteration {it}", fontsize="small")
                 if np.isnan(saved).all():
-                    title += "\n(none yet)"
-                axes[i, 2 + j].set_title(title, fontsize="small")
+                    mark_zero_map(axes[i, 2 + j], f"no valid\n{name} yet")
             if mode == "pn":
                 ims[i, -1] = axes[i, -1].imshow(
                     to_image(images[i] + delta), cmap=image_cmap, **limits
                 )
                 axes[i, -1].set_title(
-                    f"original + PN: {class_name(new, names)}"
-                    if found
-                    else "original + PN",
+                    f"original + PN: {new}" if found else "original\n(no PN to add)",
                     fontsize="small",
                 )
             for axis in axes[i]:
                 clear_ticks(axis)
+        self.colorbar_ = None
+        if colorbar and n_rows:
+            label = "pixel value " + ("added (PN)" if mode == "pn" else "kept (PP)")
+            self.colorbar_ = side_colorbar(fig, axes, ims[0, 1], label=label)
         self.figure_, self.ax_, self.im_ = fig, axes, ims
         self.column_names_ = columns
         return self
@@ -227,6 +262,7 @@ default=None
         check_matplotlib_support("ContrastiveDisplay")
         delta = np.asarray(explanation.delta)
         idx = select_samples(samples, len(delta), caller="ContrastiveDisplay")
+        n_total = len(delta) if samples is None else len(idx)
         images = np.asarray(explanation.images)[idx]
         savepoints = getattr(explanation, "savepoints", None)
         if savepoints:
@@ -234,7 +270,7 @@ default=None
                 int(it): np.asarray(value).reshape(len(delta), -1)[idx]
                 for it, value in savepoints.items()
             }
-        return cls(
+        disp = cls(
             images,
             delta.reshape(len(delta), -1)[idx].reshape(images.shape),
             mode=explanation.params.get("mode", "pn"),
@@ -244,6 +280,8 @@ default=None
             savepoints=savepoints or None,
             class_names=class_names,
         ).plot(ax=ax, max_savepoints=max_savepoints)
+        disp.left_out_ = left_out_note(disp.figure_, len(idx), n_total)
+        return disp
 
     @classmethod
     def from_explainer(
@@ -289,13 +327,16 @@ default=None
         idx = select_samples(samples, n, caller="ContrastiveDisplay")
         y_shown = None if y is None else np.asarray(y)[idx]
         explanation = explainer.explain(take_rows(X, idx), y_shown)
-        return cls.from_explanation(
+        disp = cls.from_explanation(
             explanation,
             samples=np.arange(len(idx)),
             class_names=class_names,
             ax=ax,
             max_savepoints=max_savepoints,
         )
+        if samples is None:
+            disp.left_out_ = left_out_note(disp.figure_, len(idx), n)
+        return disp
 
 
 def _take(value, idx):

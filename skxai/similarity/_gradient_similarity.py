@@ -157,74 +157,42 @@ class SimilarityExplanation(Explanation):
             index="group", columns="ref_label", values="score", aggfunc="mean"
         )
 
-    def plot(self, *, samples=None, n_shown=3, ax=None, cmap="gray_r"):
+    # Drawn by SimilarityDisplay; computing code never imports plotting.
+    _display = "skxai.plotting:SimilarityDisplay"
+
+    def plot(self, *, samples=None, n_shown=3, ax=None, **kwargs):
         """Show each sample beside its most and least similar references.
+
+        Drawn by :class:`skxai.plotting.SimilarityDisplay` (needs matplotlib).
 
         Parameters
         ----------
         samples : int or sequence of int, default=None
-            Which samples to show; by default the first (at most 4).
+            Which samples to show; by default the first 4 (the figure says how
+            many more there are).
         n_shown : int, default=3
             How many most and least similar references to show.
         ax : array of matplotlib Axes, default=None
             Axes of shape ``(n_rows, 1 + 2 * n_shown)``; created if None.
-        cmap : str, default="gray_r"
-            Colour map of the images.
+        **kwargs : dict
+            Passed to :meth:`SimilarityDisplay.from_explanation
+            <skxai.plotting.SimilarityDisplay.from_explanation>` (``bars=True``
+            adds the mean score per reference class, ``class_names``, ...).
 
         Returns
         -------
         fig : matplotlib.figure.Figure
             The figure.
         """
-        from ..utils._optional import import_optional
-
-        plt = import_optional("matplotlib.pyplot", "SimilarityExplanation.plot")
-
         if self.images is None or self.most_similar is None:
             raise ValueError(
                 "plot needs the samples and their most similar references."
             )
-        if samples is None:
-            samples = range(min(4, len(self)))
-        samples = list(np.atleast_1d(samples))
-        n_shown = min(n_shown, np.shape(self.most_similar)[1])
-        n_cols = 1 + 2 * n_shown
-        if ax is None:
-            fig, ax = plt.subplots(
-                len(samples), n_cols, figsize=(1.6 * n_cols, 1.8 * len(samples)),
-                squeeze=False,
-            )
-        else:
-            ax = np.asarray(ax).reshape(len(samples), n_cols)
-            fig = ax[0, 0].figure
-        order = np.asarray(self.ordered_indices)
-        scores = np.asarray(self.scores)
-        for row, i in enumerate(samples):
-            panels = [(self.images[i], "sample")]
-            panels += [
-                (self.most_similar[i, j], f"#{order[i, j]}\n{scores[i, j]:.3g}")
-                for j in range(n_shown)
-            ]
-            panels += [
-                (self.least_similar[i, j],
-                 f"#{order[i, -1 - j]}\n{scores[i, -1 - j]:.3g}")
-                for j in range(n_shown)
-            ]
-            for col, (image, title) in enumerate(panels):
-                ax[row, col].imshow(_as_image(image), cmap=cmap)
-                ax[row, col].set_title(title, fontsize=8)
-                ax[row, col].axis("off")
-        return fig
-
-
-def _as_image(x):
-    x = np.squeeze(np.asarray(x))
-    if x.ndim == 1:
-        side = int(round(np.sqrt(x.size)))
-        x = x.reshape(side, -1) if side * side == x.size else x.reshape(1, -1)
-    if x.ndim == 3 and x.shape[0] in (3, 4) and x.shape[-1] not in (3, 4):
-        x = np.moveaxis(x, 0, -1)
-    return x
+        kwargs.setdefault("bars", False)
+        display = self.display_class().from_explanation(
+            self, samples=samples, k=n_shown, n_least=n_shown, ax=ax, **kwargs
+        )
+        return display.figure_
 
 
 class GradientSimilarity(ExplainerMixin, BaseExplainer):

@@ -47,7 +47,7 @@ def test_contrastive_display_pp(pyplot):
     expl = _explanation("pp")
     disp = ContrastiveDisplay.from_explanation(expl, samples=[1], max_savepoints=0)
     assert disp.column_names_ == ["original", "PP"]
-    assert disp.ax_[0, 1].get_title() == "PP: 5"
+    assert disp.ax_[0, 1].get_title() == "PP keeps 5"
     np.testing.assert_allclose(disp.im_[0, 1].get_array(), expl.delta[1])
 
 
