@@ -324,7 +324,7 @@ class _EvalSession:
             m.training = training
         with torch.no_grad():
             for m, tensors, saved in self.buffers:
-                if m._buffers != tensors or any(
+                if m._buffers.keys() != tensors.keys() or any(
                     m._buffers[k] is not v for k, v in tensors.items()
                 ):
                     m._buffers.clear()
@@ -361,27 +361,6 @@ def eval_mode(module):
             if session.count == 0:
                 del _EVAL_SESSIONS[key]
                 session.restore()
-
-
-def split_final_activation(module):
-    """Return ``(body, final)`` where ``final`` is a trailing (Log)Softmax or None.
-
-    ``body`` computes the pre-softmax scores. Only an ``nn.Sequential`` whose last
-    child (recursively) is ``nn.Softmax`` or ``nn.LogSoftmax`` is split; any other
-    final activation is found by :class:`TorchAdapter` by watching the forward.
-    """
-    import torch
-
-    final = None
-    if isinstance(module, torch.nn.Sequential) and len(module) > 0:
-        last = module[-1]
-        if isinstance(last, torch.nn.Softmax | torch.nn.LogSoftmax):
-            return module[:-1], last
-        if isinstance(last, torch.nn.Sequential):
-            inner, final = split_final_activation(last)
-            if final is not None:
-                return torch.nn.Sequential(*module[:-1], *inner), final
-    return module, final
 
 
 # ------------------------------------------------------- the output activation
@@ -722,9 +701,10 @@ class TorchAdapter(ModelAdapter):
         On the CPU, oneDNN convolutions of a batch of images run faster with a
         channels-last (NHWC) input. Only the input's layout changes (with
         ``Tensor.to``: ``contiguous`` leaves one-channel images in ambiguous NCHW
-        strides); the module and its parameters are untouched. A model that cannot run on channels-last
-        activations (``x.view(n, -1)`` after a convolution raises) is run as it
-        is, now and for every later call of this adapter.
+        strides); the module and its parameters are untouched. A model that
+        cannot run on channels-last activations (``x.view(n, -1)`` after a
+        convolution raises) is run as it is, now and for every later call of this
+        adapter.
         """
         use = (
             self._channels_last is not False
@@ -829,15 +809,3 @@ def check_model(model, caller="This explainer"):
         "scikit-learn classifier or Pipeline, a skorch NeuralNet, a torch.nn.Module "
         "or a callable f(X) -> class scores."
     )
-
-
-def check_class_index(adapter, label):
-    """Index of class ``label`` in ``adapter.classes_`` or a clear ValueError."""
-    classes = adapter.classes_
-    matches = np.flatnonzero(classes == label)
-    if matches.size == 0:
-        raise ValueError(
-            f"Target class {label!r} is not one of the model's classes "
-            f"{classes.tolist()}."
-        )
-    return int(matches[0])

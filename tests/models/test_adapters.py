@@ -1,6 +1,8 @@
 """Tests of skxai.models._adapters: one interface over every kind of model."""
 
+import copy
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -140,8 +142,9 @@ def test_torch_adapter_channels_last_scores_leave_the_module_alone(in_channels):
         torch.nn.Softmax(dim=1),
     ).eval()
     net[1].running_mean.normal_()
-    before = {k: (v.data_ptr(), v.stride(), v.clone()) for k, v in
-              net.state_dict().items()}
+    before = {
+        k: (v.data_ptr(), v.stride(), v.clone()) for k, v in net.state_dict().items()
+    }
     X = np.random.RandomState(0).rand(7, in_channels, 8, 8).astype(np.float32)
     adapter = check_model(net)
     logits = adapter.scores(X, "decision_function", batch_size=3)
@@ -208,3 +211,214 @@ def test_sklearn_adapter_mlp_logits_through_torch(digits, mlp):
     shifted = logits - logits.max(1, keepdims=True)
     proba = np.exp(shifted) / np.exp(shifted).sum(1, keepdims=True)
     np.testing.assert_allclose(proba, mlp.predict_proba(X[:5]), atol=1e-10)
+
+
+def test_torch_adapter_softmax_changed_after_warns():
+    """Check that a softmax the forward changes before returning it (so it cannot be
+    bypassed) gives a warning naming the option, never a silent wrong gradient."""
+    torch = pytest.importorskip("torch")
+
+    class Clamped(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(4, 3)
+
+        def forward(self, x):
+            return torch.softmax(self.fc(x), dim=1).clamp(min=1e-6)
+
+    X = np.random.RandomState(0).rand(5, 4).astype(np.float32)
+    adapter = check_model(Clamped())
+    with pytest.warns(UserWarning, match="cannot bypass it.*response_method='auto'"):
+        adapter.scores(X, "decision_function")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        adapter.scores(X)  # 'auto' is the output as it is: nothing to warn about
+
+
+def test_torch_forward_bypasses_softmax_under_torch_func():
+    """Check that the watched forward works under torch.func (vmap of grad), as
+    per-example gradients use it, and gives the logits' gradients."""
+    torch = pytest.importorskip("torch")
+    from torch.func import functional_call, grad, vmap
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(4, 3)
+
+        def forward(self, x):
+            return torch.nn.functional.softmax(self.fc(x), dim=-1)
+
+    class Wrapper(torch.nn.Module):  # runs the adapter's forward on the module
+        def __init__(self, forward, module):
+            super().__init__()
+            self.module, self._forward = module, forward
+
+        def forward(self, x):
+            return self._forward(x)
+
+    torch.manual_seed(0)
+    forward, module, _ = check_model(Net()).torch_forward()
+    wrapper = Wrapper(forward, module)
+    params = {f"module.{k}": v.detach() for k, v in module.named_parameters()}
+    x = torch.randn(5, 4)
+
+    def logit(p, xi):
+        return functional_call(wrapper, p, (xi[None],))[0, 1]
+
+    grads = vmap(grad(logit), in_dims=(None, 0))(params, x)
+    expected = torch.zeros(5, 3, 4)
+    expected[:, 1] = x
+    torch.testing.assert_close(grads["module.fc.weight"], expected)
+
+
+def test_eval_mode_is_shared_between_threads():
+    """Check that eval_mode is one reference-counted session per module: a thread
+    leaving early does not put the module back in train mode under another."""
+    torch = pytest.importorskip("torch")
+    import threading
+
+    from skxai.models._adapters import eval_mode
+
+    net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout()).train()
+    inside, release, seen = threading.Event(), threading.Event(), []
+
+    def worker():
+        with eval_mode(net):
+            inside.set()
+            release.wait(5)
+            seen.append(net.training or net[1].training)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    inside.wait(5)
+    with eval_mode(net):
+        assert not net[1].training
+    assert not net[1].training, "the other thread is still explaining"
+    release.set()
+    thread.join()
+    assert seen == [False]
+    assert net.training and net[1].training
+
+
+def test_eval_mode_restores_mode_and_buffers_after_an_error():
+    """Check that the mode, the buffer objects and their values come back exactly,
+    also when the forward writes into a buffer, replaces one, and then raises."""
+    torch = pytest.importorskip("torch")
+
+    class Writes(torch.nn.Module):
+        def __init__(self, fail):
+            super().__init__()
+            self.fail = fail
+            self.bn = torch.nn.BatchNorm1d(3)
+            self.register_buffer("calls", torch.zeros(()))
+            self.register_buffer("scale", torch.ones(3))
+
+        def forward(self, x):
+            self.calls += 1
+            self.scale = self.scale * 2
+            self.bn.running_mean.add_(1.0)
+            if self.fail:
+                raise RuntimeError("boom")
+            return self.bn(x) * self.scale
+
+    X = np.random.RandomState(0).rand(4, 3).astype(np.float32)
+    for fail in (False, True):
+        net = Writes(fail).train()
+        net.bn.running_mean.normal_()
+        before = {k: (v, v.clone()) for k, v in net.state_dict(keep_vars=True).items()}
+        if fail:
+            with pytest.raises(RuntimeError, match="boom"):
+                check_model(net).scores(X)
+        else:
+            check_model(net).scores(X)
+        assert net.training and net.bn.training
+        after = net.state_dict(keep_vars=True)
+        for k, (tensor, value) in before.items():
+            assert after[k] is tensor, k
+            torch.testing.assert_close(after[k], value, rtol=0, atol=0)
+
+
+def test_model_non_finite_outputs_raise(digits, logreg):
+    """Check that NaN or infinite model outputs raise an error naming the model
+    call, and that inputs overflowing float32 for a float32 model raise."""
+    torch = pytest.importorskip("torch")
+    X, _ = digits
+
+    class Inf(torch.nn.Module):
+        def forward(self, x):
+            out = x.flatten(1)[:, :3].clone()
+            out[0, 1] = float("inf")
+            return out
+
+    Xt = X[:3].astype(np.float32)
+    with pytest.raises(ValueError, match=r"Inf\.forward\(X\) returned NaN or inf"):
+        check_model(Inf()).scores(Xt)
+    forward, _, _ = check_model(Inf()).torch_forward()
+    with pytest.raises(ValueError, match="returned NaN or infinite scores"):
+        forward(torch.as_tensor(Xt))
+    with pytest.raises(ValueError, match="overflow to infinity"):
+        check_model(torch.nn.Linear(64, 3)).scores(np.full((2, 64), 1e39))
+    with pytest.raises(ValueError, match=r"<lambda>\(X\) returned NaN"):
+        check_model(lambda X: np.full((len(X), 2), np.nan)).scores(X[:2])
+    broken = copy.deepcopy(logreg)
+    broken.coef_[0, 0] = np.nan
+    with pytest.raises(
+        ValueError, match=r"LogisticRegression\.decision_function\(X\) returned NaN"
+    ):
+        check_model(broken).scores(X[:2])
+    from skxai import Saliency
+
+    with pytest.raises(ValueError, match="returned NaN or infinite"):
+        Saliency(Inf()).fit(Xt.reshape(3, 1, 8, 8))
+
+
+def test_reordered_dataframe_columns_are_refused(digits):
+    """Check that a model fitted on a DataFrame, explained with its columns in
+    another order, raises instead of relabelling them."""
+    pd = pytest.importorskip("pandas")
+    from skxai import Occlusion, Saliency
+
+    X, y = digits
+    columns = [f"p{i}" for i in range(64)]
+    df = pd.DataFrame(X[:300], columns=columns)
+    model = LogisticRegression(max_iter=200).fit(df, y[:300])
+    reversed_df = df[columns[::-1]]
+    for explainer in (Saliency(model), Occlusion(model, window=4, image_shape=(8, 8))):
+        with pytest.raises(ValueError, match="same order as they were in fit"):
+            explainer.fit(reversed_df)
+        explainer.fit(df)  # the model's order is fine
+    with pytest.raises(ValueError, match="same order"):
+        check_model(model).scores(reversed_df)
+    with pytest.raises(ValueError, match="columns the model was fitted on"):
+        Saliency(model).fit(df.rename(columns={"p0": "other"}))
+    np.testing.assert_allclose(
+        check_model(model).scores(df[:5]), model.decision_function(df[:5])
+    )
+
+
+def test_sklearn_mlp_negative_strides_and_batch_size(digits, mlp):
+    """Check that arrays with negative strides work for gradient explainers on an
+    MLPClassifier, and that its torch logits are computed batch_size at a time."""
+    pytest.importorskip("torch")
+    from skxai import IntegratedGradients, Saliency
+
+    X, _ = digits
+    Xr = X[:10][::-1]
+    for explainer in (Saliency(mlp), IntegratedGradients(mlp, n_steps=4)):
+        explainer.fit(X[:20])
+        np.testing.assert_allclose(
+            explainer.transform(Xr), explainer.transform(np.ascontiguousarray(Xr))
+        )
+    adapter = check_model(mlp)
+    sizes = []
+    module, _, _ = adapter.torch_forward("decision_function")
+    handle = module.register_forward_hook(lambda m, i, o: sizes.append(len(i[0])))
+    try:
+        out = adapter.scores(Xr, "decision_function", batch_size=4)
+    finally:
+        handle.remove()
+    assert sizes == [4, 4, 2]
+    np.testing.assert_allclose(
+        out, adapter.scores(np.ascontiguousarray(Xr), "decision_function")
+    )
