@@ -13,6 +13,7 @@ _LAZY = {
     "Deconvolution": "skxai.saliency",
     "Explanation": "skxai.explanation",
     "GradCAM": "skxai.saliency",
+    "GradientSHAP": "skxai.shapley",
     "GradientSimilarity": "skxai.similarity",
     "GuidedBackprop": "skxai.saliency",
     "GuidedGradCAM": "skxai.saliency",

@@ -58,6 +58,8 @@ try:
 
         Its two channels are averaged over the image, then a linear head gives 3
         classes; the fixed weights make Grad-CAM maps nonzero on positive inputs.
+        The layer is named: ``layer='auto'`` rightly refuses the 1x1 image of a
+        one-feature input, which scikit-learn's checks fit.
         """
 
         def __init__(self):
@@ -112,6 +114,11 @@ def _shapley_values():
     )
 
 
+@factory("GradientSHAP")
+def _gradient_shap():
+    return skxai.GradientSHAP(_any_width_torch(), n_samples=3, random_state=0)
+
+
 @factory("KernelSHAP", needs_torch=False)
 def _kernel_shap():
     return skxai.KernelSHAP(
@@ -153,12 +160,12 @@ def _deconvolution():
 
 @factory("GradCAM")
 def _grad_cam():
-    return skxai.GradCAM(AnyWidthConv().double())
+    return skxai.GradCAM(AnyWidthConv().double(), layer="conv")
 
 
 @factory("GuidedGradCAM")
 def _guided_grad_cam():
-    return skxai.GuidedGradCAM(AnyWidthConv().double())
+    return skxai.GuidedGradCAM(AnyWidthConv().double(), layer="conv")
 
 
 @factory("GradientSimilarity")

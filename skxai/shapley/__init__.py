@@ -1,5 +1,6 @@
 """Shapley values: exact, permutation sampling, KernelSHAP and GradientSHAP."""
 
 from ._explainers import KernelSHAP, ShapleyValues
+from ._gradient import GradientSHAP
 
-__all__ = ["KernelSHAP", "ShapleyValues"]
+__all__ = ["GradientSHAP", "KernelSHAP", "ShapleyValues"]
