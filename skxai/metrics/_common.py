@@ -54,17 +54,32 @@ class MetricModel:
     def classes(self):
         return self.adapter.classes_
 
-    def image_shape(self, input_shape, image_shape=None):
-        """Image shape of one sample, for blurring."""
+    def layout(self, X, image_shape=None, maps=None):
+        """The :class:`~skxai._layout.Layout` of the samples ``X``.
+
+        ``image_shape`` when given; else the explainer's ``layout_``, or that of
+        an :class:`~skxai.explanation.Explanation` passed as ``maps``; else the
+        rule of :meth:`Layout.from_input` (a 2-D ``X`` is a table).
+        """
+        from .._layout import Layout
+
+        input_shape = tuple(X.shape[1:])
         if image_shape is not None:
-            return tuple(int(v) for v in np.atleast_1d(image_shape))
-        if self.explainer is not None and hasattr(self.explainer, "image_shape_"):
-            return tuple(self.explainer.image_shape_)
-        if len(input_shape) > 1:
-            return tuple(input_shape)
-        n = int(input_shape[0])
-        side = int(round(np.sqrt(n)))
-        return (side, side) if side * side == n else (1, n)
+            return Layout.from_input(
+                input_shape, image_shape=image_shape, caller=self.caller
+            )
+        for owner, attr in ((self.explainer, "layout_"), (maps, "layout")):
+            layout = getattr(owner, attr, None)
+            if layout is not None and tuple(layout.input_shape) == input_shape:
+                return layout
+        return Layout.from_input(input_shape, caller=self.caller)
+
+    def _model_input(self, X):
+        """``X`` as the model takes it: a raw table goes back to a DataFrame."""
+        layout = getattr(self.explainer, "layout_", None)
+        if layout is not None and layout.dtypes is not None and X.ndim == 2:
+            return layout.to_model(X)
+        return X
 
     def response_method(self, response_method):
         """The concrete response method of ``"auto"`` (the explainer's own)."""
@@ -73,7 +88,9 @@ class MetricModel:
         return self.adapter.resolve_response_method(response_method)
 
     def scores(self, X, response_method, batch_size):
-        return self.adapter.scores(X, response_method, batch_size=batch_size)
+        return self.adapter.scores(
+            self._model_input(X), response_method, batch_size=batch_size
+        )
 
     def proba(self, X, batch_size):
         """Class probabilities: ``predict_proba``, or a softmax of the scores.
@@ -88,7 +105,7 @@ class MetricModel:
                 plan = (method, False)
             except (TypeError, ValueError, AttributeError):
                 pass
-            scores = self.adapter.scores(X, plan[0], batch_size=batch_size)
+            scores = self.scores(X, plan[0], batch_size)
             # A model's own predict_proba is used as it is (never softmaxed
             # again); only a callable's unnamed output is judged by its values.
             if plan[0] != "predict_proba" and not _looks_like_proba(scores):
@@ -98,8 +115,51 @@ class MetricModel:
             self._proba_plan = plan
             return _softmax(scores) if plan[1] else scores
         method, softmax = self._proba_plan
-        scores = self.adapter.scores(X, method, batch_size=batch_size)
+        scores = self.scores(X, method, batch_size)
         return _softmax(scores) if softmax else scores
+
+    def perturbed(self, X, masks, fill, targets, *, kind, batch_size, layout):
+        """Target outputs of perturbed copies ``m * x + (1 - m) * fill``.
+
+        The copies are built and scored by the perturbation engine
+        (:func:`skxai._engine.score_perturbations`), at most ``batch_size``
+        model inputs at a time.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, n_features)
+            Flattened samples.
+        masks, fill :
+            The plan, as :func:`~skxai._engine.score_perturbations` takes it.
+        targets : ndarray of shape (n,)
+            Class index of each sample.
+        kind : str
+            ``"proba"`` or a response method.
+        layout : Layout
+            Gives the model's input shape.
+
+        Returns
+        -------
+        outputs : ndarray of shape (n, k)
+        """
+        from .._engine import score_perturbations
+
+        softmax = False
+        method = kind
+        if kind == "proba":
+            if self._proba_plan is None:
+                self.proba(X[:1].reshape(1, *layout.input_shape), batch_size)
+            method, softmax = self._proba_plan
+        picked = None if softmax else targets[:, None]
+        scores = score_perturbations(
+            self.adapter, X, masks, fill, response_method=method,
+            batch_size=batch_size, targets=picked, layout=layout,
+        )
+        if not softmax:
+            return scores[:, :, 0]
+        n, k, n_classes = scores.shape
+        proba = _softmax(scores.reshape(n * k, n_classes)).reshape(n, k, n_classes)
+        return np.take_along_axis(proba, targets[:, None, None], axis=2)[:, :, 0]
 
     def output(self, X, kind, batch_size):
         """Scores of ``kind``: ``"proba"`` or a response method."""

@@ -2,95 +2,135 @@
 max-sensitivity.
 
 Every metric takes the model (a fitted explainer, a model adapter, or a model), the
-samples ``X``, their maps and the explained classes, and queries the model in
-batches of ``batch_size`` rows that mix samples and steps: a curve of 784 points
-for 100 images costs at most 78,400 rows, never 78,400 separate calls. A step
-whose input equals the previous step's (a pixel that already has the fill value)
-is not sent to the model again, so deleting the pixels of an MNIST digit to 0
-costs one row per non-zero pixel.
+samples ``X``, their maps and the explained classes. The layout of the samples
+(:class:`~skxai._layout.Layout`: the explainer's ``layout_``, an explanation's
+``layout``, or ``image_shape``) says which values are one feature, one group of
+features or one pixel: curves remove and insert those units, a pixel with all its
+channels. Perturbed copies are built and scored by the perturbation engine
+(:func:`skxai._engine.score_perturbations`), in batches of ``batch_size`` model
+inputs that mix samples and steps: a curve of 784 points for 100 images costs at
+most 78,400 rows, never 78,400 separate calls. A step whose input equals the
+previous step's (a pixel that already has the fill value) is not sent to the model
+again, so deleting the pixels of an MNIST digit to 0 costs one row per non-zero
+pixel.
 """
 
 from numbers import Integral, Real
 
 import numpy as np
+import pandas as pd
 from sklearn.utils import check_random_state
 
 from ._common import MetricModel, check_maps, check_targets, check_X
 
-# Rows built at once (samples x steps) before they go to the model in batches.
-_BLOCK_VALUES = 2**22
-
 
 # --------------------------------------------------------------------- helpers
-def _check_n_steps(n_steps, n_features, caller):
+def _check_n_steps(n_steps, n_units, caller):
     if n_steps is None:
-        return np.arange(n_features + 1)
+        return np.arange(n_units + 1)
     if not isinstance(n_steps, Integral) or isinstance(n_steps, bool) or n_steps < 1:
         raise ValueError(
             f"The 'n_steps' parameter of {caller} must be None or an int >= 1. "
             f"Got {n_steps!r} instead."
         )
-    if n_steps >= n_features:
-        return np.arange(n_features + 1)
-    return np.unique(np.linspace(0, n_features, n_steps + 1).round().astype(int))
+    if n_steps >= n_units:
+        return np.arange(n_units + 1)
+    return np.unique(np.linspace(0, n_units, n_steps + 1).round().astype(int))
 
 
-def _spatial_axes(image_shape):
-    """Axes of height and width in an array shaped (n, *image_shape)."""
-    if len(image_shape) == 3 and image_shape[0] <= 4 < min(image_shape[1:]):
-        return (2, 3)  # channels first, as torch takes images
-    if len(image_shape) >= 2:
-        return (1, 2)
-    return (1,)
-
-
-def _blur(X, image_shape, sigma):
-    """Gaussian blur over the spatial axes of each sample (Petsiuk et al., 2018)."""
+def _blur(X, image_shape, sigma, *, channels_first=False):
+    """Gaussian blur over the height and width of each image (Petsiuk et al.,
+    2018): axes 1, 2 of ``(n, *image_shape)``, or 2, 3 for channels first."""
     from scipy.ndimage import gaussian_filter
 
-    n = len(X)
-    images = X.reshape((n, *image_shape)).astype(np.float64)
-    sigmas = [0.0] * images.ndim
-    for axis in _spatial_axes(image_shape):
-        sigmas[axis] = float(sigma)
-    blurred = gaussian_filter(images, sigma=sigmas, mode="nearest")
+    images = X.reshape((len(X), *image_shape))
+    spatial = (2, 3) if channels_first else (1, 2)
+    sigmas = [float(sigma) if axis in spatial else 0.0 for axis in range(images.ndim)]
+    blurred = gaussian_filter(images.astype(np.float64), sigma=sigmas, mode="nearest")
     return blurred.reshape(X.shape).astype(X.dtype, copy=False)
 
 
-def _reference_images(X, spec, image_shape, blur_sigma, caller, name):
-    """The images removed pixels take their values from: fill, mean, blur, array."""
+def _column_fill(X, value, layout):
+    """Per-feature fill of a table: ``value`` (each numeric column's mean over
+    ``X`` when None); a raw DataFrame's non-numeric columns take their most
+    frequent value in ``X``."""
+    dtypes = layout.dtypes or [None] * X.shape[1]
+    fill = np.empty(X.shape[1], dtype=X.dtype)
+    for j, dtype in enumerate(dtypes):
+        column = X[:, j]
+        if dtype is not None and not pd.api.types.is_numeric_dtype(dtype):
+            labels, index, counts = np.unique(
+                column.astype(str), return_index=True, return_counts=True
+            )
+            fill[j] = column[index[counts.argmax()]] if len(column) else None
+        elif value is None:
+            fill[j] = column.astype(np.float64).mean() if len(column) else 0.0
+        else:
+            fill[j] = value
+    return fill
+
+
+def _reference_images(X, spec, layout, blur_sigma, caller, name):
+    """What removed units become, flat ``(n, n_features)``.
+
+    Images: a constant, each image's mean, a blurred copy, or an array. Tables:
+    a constant, or (``'mean'``, and ``'blur'``, as a table has no neighbouring
+    features to blur) each feature's mean over ``X``; a raw DataFrame's
+    non-numeric columns take their most frequent value. Features outside every
+    group keep their own values.
+    """
+    n = len(X)
+    tabular = layout.kind == "tabular"
     if isinstance(spec, str):
-        if spec == "blur":
-            return _blur(X, image_shape, blur_sigma)
-        if spec == "mean":
-            flat = X.reshape(len(X), -1)
-            means = flat.mean(axis=1, keepdims=True)
-            return np.broadcast_to(means, flat.shape).reshape(X.shape).copy()
-        raise ValueError(
-            f"The '{name}' parameter of {caller} must be a float, 'mean', 'blur' or "
-            f"an array shaped like X or like one sample. Got {spec!r} instead."
-        )
-    if isinstance(spec, Real) and not isinstance(spec, bool):
-        return np.full(X.shape, float(spec), dtype=X.dtype)
-    arr = np.asarray(spec, dtype=X.dtype)
-    if arr.shape == X.shape:
-        return arr
-    if arr.shape == X.shape[1:] or arr.size == np.prod(X.shape[1:]):
-        return np.broadcast_to(arr.reshape(X.shape[1:]), X.shape).copy()
-    raise ValueError(
-        f"The '{name}' parameter of {caller} must be a float, 'mean', 'blur' or an "
-        f"array of shape {X.shape} or {X.shape[1:]}. Got an array of shape "
-        f"{arr.shape}."
-    )
+        if spec not in ("blur", "mean"):
+            raise ValueError(
+                f"The '{name}' parameter of {caller} must be a float, 'mean', 'blur' "
+                f"or an array shaped like X or like one sample. Got {spec!r} instead."
+            )
+        if tabular:
+            out = np.broadcast_to(_column_fill(X, None, layout), X.shape).copy()
+        elif spec == "blur":
+            shape = layout.input_shape if len(layout.input_shape) > 1 else (
+                layout.image_shape
+            )
+            out = _blur(
+                X, shape, blur_sigma, channels_first=layout.channels_first
+            )
+        else:
+            means = X.mean(axis=1, keepdims=True)
+            out = np.broadcast_to(means, X.shape).astype(X.dtype)
+    elif isinstance(spec, Real) and not isinstance(spec, bool):
+        if X.dtype == object:
+            out = np.broadcast_to(_column_fill(X, float(spec), layout), X.shape).copy()
+        else:
+            out = np.full(X.shape, float(spec), dtype=X.dtype)
+    else:
+        arr = np.asarray(spec, dtype=X.dtype)
+        if arr.size == X.size and arr.shape[:1] == (n,) and arr.ndim > 1:
+            out = arr.reshape(X.shape)
+        elif arr.size == X.shape[1]:
+            out = np.broadcast_to(arr.reshape(1, -1), X.shape).copy()
+        else:
+            shape = (n, *layout.input_shape)
+            raise ValueError(
+                f"The '{name}' parameter of {caller} must be a float, 'mean', "
+                f"'blur' or an array of shape {shape} or {layout.input_shape}. "
+                f"Got an array of shape {arr.shape}."
+            )
+    outside = layout.unit_index() < 0
+    if outside.any():
+        out = np.array(out)
+        out[:, outside] = X[:, outside]
+    return out
 
 
-def _ranks(maps, descending=True):
-    """Position of each feature when features are sorted by attribution."""
-    n, n_features = maps.shape
-    keys = -maps if descending else maps
+def _ranks(unit_maps, descending=True):
+    """Position of each unit when units are sorted by attribution."""
+    n, n_units = unit_maps.shape
+    keys = -unit_maps if descending else unit_maps
     order = np.argsort(keys, axis=1, kind="stable")
     rank = np.empty_like(order)
-    rank[np.arange(n)[:, None], order] = np.arange(n_features)
+    rank[np.arange(n)[:, None], order] = np.arange(n_units)
     return rank
 
 
@@ -120,39 +160,39 @@ def _target_rows(scores, targets):
     return scores[np.arange(len(targets)), targets]
 
 
-def _curve_values(mm, X, rank, A, B, targets, cuts, batch_size, f_A, f_B):
-    """Target output on ``where(rank < k, B, A)`` for every cut ``k``.
+def _curve_values(mm, X, rank, other, targets, cuts, batch_size, f_0, f_end, *,
+                  insert, layout):
+    """Target output along a deletion (``insert=False``) or insertion curve.
 
-    ``f_A`` and ``f_B`` are the target outputs at ``k = 0`` and ``k =
-    n_features``; the inner points are computed in batches that mix samples
-    and steps.
+    At cut ``k`` the units of rank below ``k`` are replaced by ``other``
+    (deletion), or are the sample's own and the others ``other`` (insertion).
+    ``f_0`` and ``f_end`` are the target outputs at ``k = 0`` and ``k =
+    n_units``; the inner points are scored by the engine.
 
-    A step that only moves features whose values in ``A`` and ``B`` are equal
+    A step that only moves units whose values in ``X`` and ``other`` are equal
     (a zero pixel deleted to a fill of 0, say) leaves the input unchanged, so
     the model is queried once per distinct input: a point whose input equals
-    the previous point's, or the fully replaced one's, reuses that output.
+    the previous point's, or the fully replaced one's, reuses that output, and
+    only the other points go to the engine.
     """
-    n = len(X)
-    n_features = rank.shape[1]
-    flat_A = A.reshape(n, n_features)
-    flat_B = B.reshape(n, n_features)
+    n, n_units = rank.shape
     n_points = len(cuts)
     curves = np.empty((n, n_points), dtype=np.float64)
-    curves[:, 0] = f_A
-    curves[:, -1] = f_B
+    curves[:, 0] = f_0
+    curves[:, -1] = f_end
     if n == 0 or n_points <= 2:
         return curves
-    # changed[i, k]: how many of sample i's first k features (in rank order)
-    # differ between A and B; two cuts with the same count give the same input.
-    differs = flat_A != flat_B
-    by_rank = np.zeros_like(differs)
+    # changed[i, k]: how many of sample i's first k units (in rank order) differ
+    # between X and other; two cuts with the same count give the same input.
+    differs = layout.features_to_units(X != other, reduce="any")
+    by_rank = np.zeros(differs.shape, dtype=bool)
     by_rank[np.arange(n)[:, None], rank] = differs
-    changed = np.zeros((n, n_features + 1), dtype=np.intp)
+    changed = np.zeros((n, n_units + 1), dtype=np.intp)
     np.cumsum(by_rank, axis=1, out=changed[:, 1:])
     counts = changed[:, cuts]
     columns = np.arange(n_points)
     new = np.zeros(counts.shape, dtype=bool)
-    new[:, 1:] = counts[:, 1:] > counts[:, :-1]
+    new[:, 1:] = counts[:, 1:] != counts[:, :-1]
     new[:, 0] = True
     final = counts == counts[:, -1:]
     # The output of each point comes from the first point with its input.
@@ -160,23 +200,43 @@ def _curve_values(mm, X, rank, A, B, targets, cuts, batch_size, f_A, f_B):
     source = np.where(final & ~final[:, :1], n_points - 1, source)
     todo = new & ~final
     todo[:, 0] = False
-    sample, column = np.nonzero(todo)
-    kth = cuts[column]
-    block = max(
-        batch_size, (_BLOCK_VALUES // max(n_features, 1)) // batch_size * batch_size
-    )
-    for start in range(0, len(sample), block):
-        s = slice(start, start + block)
-        rows_i, rows_k = sample[s], kth[s]
-        rows = np.where(rank[rows_i] < rows_k[:, None], flat_B[rows_i], flat_A[rows_i])
-        out = mm.proba(rows.reshape((len(rows), *X.shape[1:])), batch_size)
-        curves[rows_i, column[s]] = _target_rows(out, targets[rows_i])
+    per_sample = todo.sum(axis=1)
+    subset = np.flatnonzero(per_sample)
+    if subset.size:
+        sample, column = np.nonzero(todo)
+        offsets = np.r_[0, np.cumsum(per_sample[subset])]
+        k = int(per_sample.max())
+
+        def masks(r):
+            # Sample subset[r]'s new inputs, the last repeated up to k (the
+            # engine scores a copy equal to the previous one once).
+            cols = column[offsets[r] : offsets[r + 1]]
+            cut = cuts[np.r_[cols, np.repeat(cols[-1], k - len(cols))]]
+            ranks = rank[subset[r]]
+            keep = ranks < cut[:, None] if insert else ranks >= cut[:, None]
+            return layout.units_to_features(keep)
+
+        out = mm.perturbed(
+            X[subset], masks, other[subset], targets[subset], kind="proba",
+            batch_size=batch_size, layout=layout,
+        )
+        position = np.arange(len(sample)) - np.repeat(offsets[:-1], per_sample[subset])
+        row = np.repeat(np.arange(len(subset)), per_sample[subset])
+        curves[sample, column] = out[row, position]
     return np.take_along_axis(curves, source, axis=1)
+
+
+def _flat(X):
+    return X.reshape(len(X), -1)
 
 
 def _prepare(model, X, maps, targets, batch_size, caller, memo, *, output="proba"):
     mm = model if isinstance(model, MetricModel) else MetricModel(model, caller)
-    X = check_X(X, caller)
+    if mm.explainer is not None:
+        X = mm.explainer._validate_X(X, reset=False)
+    else:
+        X = check_X(X, caller)
+    mm.explanation = maps if hasattr(maps, "layout") else None
     maps = check_maps(maps, X, caller)
     if not isinstance(batch_size, Integral) or batch_size < 1:
         raise ValueError(
@@ -192,6 +252,49 @@ def _prepare(model, X, maps, targets, batch_size, caller, memo, *, output="proba
         )
     targets = check_targets(targets, mm, X, batch_size, caller, first_scores=out_X)
     return mm, X, maps, targets, memo, out_X
+
+
+def _layout(mm, X, image_shape):
+    return mm.layout(X, image_shape, getattr(mm, "explanation", None))
+
+
+def _share_proba_plan(mm, memo):
+    """One output (``predict_proba`` or a softmax) for every metric on a memo.
+
+    Metrics of several explainers of one model share a memo; the first decides
+    the output, the others read it instead of querying the model again.
+    """
+    if mm._proba_plan is None:
+        mm._proba_plan = memo.values.get("proba_plan")
+    elif "proba_plan" not in memo.values:
+        memo.values["proba_plan"] = mm._proba_plan
+
+
+def _curve(mm, X, maps, targets, memo, proba_X, spec, *, n_steps, image_shape,
+           blur_sigma, batch_size, insert, descending, caller, name):
+    """``(fractions, curves)`` of deletion or insertion (see the public ones)."""
+    layout = _layout(mm, X, image_shape)
+    _share_proba_plan(mm, memo)
+    flat = _flat(X)
+    unit_maps = layout.features_to_units(maps, reduce="sum")
+    cuts = _check_n_steps(n_steps, layout.n_units, caller)
+    other = memo.get(
+        ("images", _key(spec), blur_sigma, repr(layout)),
+        lambda: _reference_images(flat, spec, layout, blur_sigma, caller, name),
+    )
+    proba_other = memo.get(
+        ("proba", _key(spec), blur_sigma, repr(layout)),
+        lambda: mm.proba(other.reshape(X.shape), batch_size),
+    )
+    f_other = _target_rows(proba_other, targets)
+    f_X = _target_rows(proba_X, targets)
+    rank = _ranks(unit_maps, descending)
+    f_0, f_end = (f_other, f_X) if insert else (f_X, f_other)
+    curves = _curve_values(
+        mm, flat, rank, other, targets, cuts, batch_size, f_0, f_end,
+        insert=insert, layout=layout,
+    )
+    return cuts / layout.n_units, curves
 
 
 def _deletion(
@@ -210,18 +313,11 @@ def _deletion(
     descending=True,
     caller="deletion_curve",
 ):
-    image_shape = mm.image_shape(X.shape[1:], image_shape)
-    cuts = _check_n_steps(n_steps, maps.shape[1], caller)
-    B = memo.get(
-        ("images", _key(fill)),
-        lambda: _reference_images(X, fill, image_shape, blur_sigma, caller, "fill"),
+    return _curve(
+        mm, X, maps, targets, memo, proba_X, fill, n_steps=n_steps,
+        image_shape=image_shape, blur_sigma=blur_sigma, batch_size=batch_size,
+        insert=False, descending=descending, caller=caller, name="fill",
     )
-    proba_B = memo.get(("proba", _key(fill)), lambda: mm.proba(B, batch_size))
-    f_A = _target_rows(proba_X, targets)
-    f_B = _target_rows(proba_B, targets)
-    rank = _ranks(maps, descending)
-    curves = _curve_values(mm, X, rank, X, B, targets, cuts, batch_size, f_A, f_B)
-    return cuts / maps.shape[1], curves
 
 
 def _insertion(
@@ -239,18 +335,11 @@ def _insertion(
     batch_size,
     caller="insertion_curve",
 ):
-    image_shape = mm.image_shape(X.shape[1:], image_shape)
-    cuts = _check_n_steps(n_steps, maps.shape[1], caller)
-    A = memo.get(
-        ("images", _key(start)),
-        lambda: _reference_images(X, start, image_shape, blur_sigma, caller, "start"),
+    return _curve(
+        mm, X, maps, targets, memo, proba_X, start, n_steps=n_steps,
+        image_shape=image_shape, blur_sigma=blur_sigma, batch_size=batch_size,
+        insert=True, descending=True, caller=caller, name="start",
     )
-    proba_A = memo.get(("proba", _key(start)), lambda: mm.proba(A, batch_size))
-    f_A = _target_rows(proba_A, targets)
-    f_B = _target_rows(proba_X, targets)
-    rank = _ranks(maps, True)
-    curves = _curve_values(mm, X, rank, A, X, targets, cuts, batch_size, f_A, f_B)
-    return cuts / maps.shape[1], curves
 
 
 def _auc(fractions, curves):
@@ -278,7 +367,10 @@ def deletion_curve(
     The deletion curve of Petsiuk et al. (2018): features are set to ``fill`` in
     order of decreasing attribution, and the model's probability for the target
     class is recorded after each step, from the intact sample (fraction 0) to the
-    fully removed one (fraction 1).
+    fully removed one (fraction 1). The layout of the samples (the explainer's
+    ``layout_``, the explanation's ``layout``, or ``image_shape``) says what one
+    step removes: a feature or a group of features of a table (a group ranked by
+    the sum of its attributions), a pixel with all its channels of an image.
 
     Parameters
     ----------
@@ -293,13 +385,18 @@ def deletion_curve(
     targets : array-like of shape (n_samples,), default=None
         Class labels the maps explain; ``None`` uses the predicted class.
     fill : float, {'mean', 'blur'} or ndarray, default=0.0
-        What removed features become: a constant, the sample's mean, a blurred
-        copy of the sample, or an array shaped like ``X`` or like one sample.
+        What removed features become: a constant, or an array shaped like ``X``
+        or like one sample; for images ``'mean'`` is the image's mean and
+        ``'blur'`` a blurred copy; for tables both are each feature's mean over
+        ``X`` (a table has no neighbouring features to blur). A raw DataFrame's
+        non-numeric columns take their most frequent value in ``X``.
     n_steps : int, default=None
-        Number of removal steps; ``None`` removes one feature per step.
+        Number of removal steps; ``None`` removes one feature (group, pixel)
+        per step.
     image_shape : tuple of int, default=None
-        Shape of one sample as an image, for ``'blur'`` on flat inputs; by
-        default the explainer's ``image_shape_``, or a square.
+        ``(height, width)`` or ``(height, width, channels)`` of flat samples
+        that are images; by default the explainer's layout, and a 2-D ``X`` is
+        a table.
     blur_sigma : float, default=5.0
         Standard deviation, in pixels, of the Gaussian blur.
     batch_size : int, default=64
@@ -384,12 +481,16 @@ def insertion_curve(
     targets : array-like of shape (n_samples,), default=None
         Class labels the maps explain; ``None`` uses the predicted class.
     start : {'blur', 'mean'}, float or ndarray, default='blur'
-        The image features are inserted into: a blurred copy of the sample, its
-        mean, a constant, or an array shaped like ``X`` or like one sample.
+        What features are inserted into: a blurred copy of an image or its mean,
+        each feature's mean over ``X`` for a table (both names), a constant, or
+        an array shaped like ``X`` or like one sample.
     n_steps : int, default=None
-        Number of insertion steps; ``None`` inserts one feature per step.
+        Number of insertion steps; ``None`` inserts one feature (group, pixel)
+        per step.
     image_shape : tuple of int, default=None
-        Shape of one sample as an image, for ``'blur'`` on flat inputs.
+        ``(height, width)`` or ``(height, width, channels)`` of flat samples
+        that are images; by default the explainer's layout, and a 2-D ``X`` is
+        a table.
     blur_sigma : float, default=5.0
         Standard deviation, in pixels, of the Gaussian blur.
     batch_size : int, default=64
@@ -739,7 +840,8 @@ def infidelity_error(
     noise : float, default=0.5
         Probability of removing a feature, or standard deviation of the noise.
     fill : float, default=0.0
-        Value of removed features for ``'subset'``.
+        Value of removed features for ``'subset'`` (a subset of the features,
+        feature groups or pixels of the samples' layout).
     n_perturbations : int, default=16
         Perturbations per sample.
     normalize : bool, default=False
@@ -793,22 +895,40 @@ def infidelity_error(
     mm, X, maps, targets, memo, out_X = _prepare(
         mm, X, maps, targets, batch_size, caller, _memo, output=method
     )
-    n, n_features = maps.shape
+    layout = _layout(mm, X, None)
+    flat = _flat(X)
+    n, n_features = flat.shape
     rng = check_random_state(random_state)
-    if perturbation == "gaussian":
-        weights = rng.normal(0.0, noise, size=(n, n_perturbations, n_features))
-        moved = X.reshape(n, 1, n_features) - weights
-    else:
-        weights = (rng.uniform(size=(n, n_perturbations, n_features)) < noise).astype(
-            np.float64
-        )
-        moved = np.where(weights > 0, fill, X.reshape(n, 1, n_features))
-    moved = moved.astype(X.dtype, copy=False).reshape(
-        (n * n_perturbations, *X.shape[1:])
-    )
     f_x = _target_rows(out_X, targets)
-    out = mm.scores(moved, method, batch_size)
-    f_moved = _target_rows(out, np.repeat(targets, n_perturbations))
+    if perturbation == "gaussian":
+        if flat.dtype == object:
+            raise ValueError(
+                f"The 'gaussian' perturbation of {caller} adds noise to every "
+                "feature; X has non-numeric columns. Use perturbation='subset'."
+            )
+        weights = rng.normal(0.0, noise, size=(n, n_perturbations, n_features))
+        # Each noisy copy is the fill of a copy that hides every feature.
+        moved = (flat[:, None, :] - weights).astype(flat.dtype, copy=False)
+        out = mm.perturbed(
+            np.repeat(flat, n_perturbations, axis=0),
+            np.zeros((1, n_features), dtype=bool),
+            moved.reshape(n * n_perturbations, n_features),
+            np.repeat(targets, n_perturbations),
+            kind=method, batch_size=batch_size, layout=layout,
+        )
+    else:
+        # A random subset of the units (features, groups or pixels) is removed.
+        removed = rng.uniform(size=(n, n_perturbations, layout.n_units)) < noise
+        keep = layout.units_to_features(
+            ~removed.reshape(n * n_perturbations, layout.n_units)
+        ).reshape(n, n_perturbations, n_features)
+        weights = (~keep).astype(np.float64)
+        fills = _reference_images(flat, fill, layout, 5.0, caller, "fill")
+        out = mm.perturbed(
+            flat, keep, fills, targets, kind=method, batch_size=batch_size,
+            layout=layout,
+        )
+    f_moved = out.reshape(-1)
     diff = f_x[:, None] - f_moved.reshape(n, n_perturbations)
     dot = np.einsum("npf,nf->np", weights, maps)
     if normalize:
@@ -879,7 +999,7 @@ def max_sensitivity_error(
     >>> X, y = load_digits(return_X_y=True)
     >>> X = X / 16
     >>> clf = LogisticRegression(max_iter=200).fit(X[:300], y[:300])
-    >>> occ = Occlusion(clf, window=(2, 2)).fit(X[:300])
+    >>> occ = Occlusion(clf, window=(2, 2), image_shape=(8, 8)).fit(X[:300])
     >>> max_sensitivity_error(occ, X[:3], random_state=0).shape
     (3,)
     """
@@ -891,6 +1011,12 @@ def max_sensitivity_error(
             f"got {type(explainer).__name__}."
         )
     X = mm.explainer._validate_X(X, reset=False)
+    if X.dtype == object:
+        raise ValueError(
+            f"{caller} adds noise to every feature; X has non-numeric columns "
+            f"{[str(c) for c in mm.explainer.layout_.feature_names]}. Use a metric "
+            "that removes features (deletion_score, infidelity_error)."
+        )
     if maps is None:
         expl = mm.explainer.explain(X)
         maps = check_maps(np.asarray(expl.maps), X, caller)

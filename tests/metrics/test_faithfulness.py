@@ -64,11 +64,16 @@ def test_insertion_curve_matches_brute_force_with_blur(small):
     blurred = np.stack(
         [gaussian_filter(x.reshape(8, 8), 1.5, mode="nearest").ravel() for x in X]
     )
-    fractions, curves = insertion_curve(clf, X, maps, y, blur_sigma=1.5)
+    # A 2-D X is a table unless image_shape says it is an image.
+    fractions, curves = insertion_curve(
+        clf, X, maps, y, blur_sigma=1.5, image_shape=(8, 8)
+    )
     expected = _brute_curve(clf, X, y, maps, blurred, X)
     np.testing.assert_allclose(curves, expected, rtol=1e-10, atol=1e-12)
     auc = trapezoid(expected, fractions, axis=1)
-    np.testing.assert_allclose(insertion_score(clf, X, maps, y, blur_sigma=1.5), auc)
+    np.testing.assert_allclose(
+        insertion_score(clf, X, maps, y, blur_sigma=1.5, image_shape=(8, 8)), auc
+    )
     assert np.all((auc >= 0) & (auc <= 1))
 
 
@@ -292,3 +297,130 @@ def test_metrics_bad_targets_and_options_raise(small):
         deletion_score(clf, X, np.full_like(maps, np.nan), y)
     with pytest.raises(TypeError, match="needs a fitted explainer"):
         max_sensitivity_error(clf, X)
+
+
+# ------------------------------------------------------------- layouts: units
+def _brute_unit_curve(predict, X, targets, unit_maps, unit_of, other, insert=False):
+    """One model call per sample and step, removing (or inserting) whole units
+    in order of decreasing unit attribution; ``unit_of[f]`` is feature f's unit
+    (-1: in no unit, never moved)."""
+    n, n_units = unit_maps.shape
+    curves = np.empty((n, n_units + 1))
+    for i in range(n):
+        order = np.argsort(-unit_maps[i], kind="stable")
+        for k in range(n_units + 1):
+            moved = np.isin(unit_of, order[:k])
+            if insert:
+                x = np.where(moved | (unit_of < 0), X[i], other[i])
+            else:
+                x = np.where(moved, other[i], X[i])
+            curves[i, k] = predict(x[None])[0, targets[i]]
+    return curves
+
+
+@pytest.fixture(scope="module")
+def cancer():
+    """breast_cancer (unscaled), a scaled LogisticRegression, exact maps."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_breast_cancer(return_X_y=True)
+    clf = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
+    X = X[:5]
+    pred = clf.predict(X)
+    maps = clf[-1].coef_[0] * clf[0].transform(X) * np.where(pred == 1, 1, -1)[:, None]
+    return clf, X, pred, maps
+
+
+@pytest.mark.parametrize("spec", ["mean", "blur"])
+def test_table_deletion_removes_features_to_their_mean(cancer, spec):
+    """Check that a 2-D X is a table: deletion and insertion move one feature at
+    a time in order of attribution, 'mean' (and 'blur': a table has no
+    neighbours to blur) being each feature's mean over X."""
+    clf, X, pred, maps = cancer
+    means = np.broadcast_to(X.mean(axis=0), X.shape)
+    unit_of = np.arange(X.shape[1])
+    fractions, curves = deletion_curve(clf, X, maps, pred, fill=spec, batch_size=9)
+    expected = _brute_unit_curve(clf.predict_proba, X, pred, maps, unit_of, means)
+    np.testing.assert_allclose(curves, expected, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(fractions, np.arange(31) / 30)
+    _, curves = insertion_curve(clf, X, maps, pred, start=spec)
+    expected = _brute_unit_curve(
+        clf.predict_proba, X, pred, maps, unit_of, means, insert=True
+    )
+    np.testing.assert_allclose(curves, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_groups_are_removed_together_in_order_of_their_sum(cancer):
+    """Check that an explanation's layout with feature groups makes deletion,
+    insertion and infidelity move whole groups (a feature in no group never
+    moves), ranked by the sum of the group's attributions."""
+    from skxai._layout import Layout
+    from skxai.explanation import Explanation
+
+    clf, X, pred, maps = cancer
+    groups = {"mean": range(0, 10), "error": range(10, 20), "worst": range(20, 29)}
+    layout = Layout.from_input((30,), groups=groups)
+    expl = Explanation(maps=maps[:, None], targets=pred[:, None], layout=layout)
+    unit_of = layout.unit_index()
+    unit_maps = np.stack([maps[:, list(g)].sum(axis=1) for g in groups.values()], 1)
+    fill = np.where(unit_of < 0, X, 1.0)
+    fractions, curves = deletion_curve(clf, X, expl, pred, fill=1.0)
+    expected = _brute_unit_curve(clf.predict_proba, X, pred, unit_maps, unit_of, fill)
+    np.testing.assert_allclose(curves, expected, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(fractions, np.arange(4) / 3)
+    _, curves = insertion_curve(clf, X, expl, pred, start=1.0)
+    expected = _brute_unit_curve(
+        clf.predict_proba, X, pred, unit_maps, unit_of, fill, insert=True
+    )
+    np.testing.assert_allclose(curves, expected, rtol=1e-10, atol=1e-12)
+    # Infidelity draws a subset of the 3 groups per perturbation.
+    got = infidelity_error(clf, X, expl, pred, noise=0.5, n_perturbations=4,
+                           random_state=0)
+    removed = np.random.RandomState(0).uniform(size=(5, 4, 3)) < 0.5
+    expected = np.zeros(5)
+    for i in range(5):
+        f_x = clf.decision_function(X[i : i + 1])[0]
+        for j in range(4):
+            gone = np.isin(unit_of, np.flatnonzero(removed[i, j]))
+            moved = np.where(gone, 0.0, X[i])
+            f_m = clf.decision_function(moved[None])[0]
+            diff = (f_x - f_m) * (1 if pred[i] == 1 else -1)
+            expected[i] += (gone @ maps[i] - diff) ** 2 / 4
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("channels_first", [True, False])
+def test_image_curves_move_a_pixel_with_all_its_channels(channels_first):
+    """Check that on colour images a unit is a pixel (its channels together),
+    ranked by the sum of its channels' attributions, for channels-first torch
+    input and for flat input with image_shape (height, width, channels)."""
+    from skxai._layout import Layout
+
+    rng = np.random.RandomState(0)
+    w = rng.normal(size=(3 * 4 * 5, 3))
+
+    def model(Z):
+        z = np.asarray(Z, dtype=np.float64).reshape(len(Z), -1) @ w
+        z = np.exp(z - z.max(axis=1, keepdims=True))
+        return z / z.sum(axis=1, keepdims=True)
+
+    if channels_first:
+        X = rng.rand(3, 3, 4, 5)
+        kwargs = {}
+    else:
+        X = rng.rand(3, 4 * 5 * 3)
+        kwargs = {"image_shape": (4, 5, 3)}
+    maps = rng.normal(size=X.shape)
+    layout = Layout.from_input(X.shape[1:], **kwargs)
+    assert layout.n_units == 20
+    flat, flat_maps = X.reshape(3, -1), maps.reshape(3, -1)
+    unit_maps = layout.features_to_units(flat_maps)
+    targets = np.array([0, 1, 2])
+    fractions, curves = deletion_curve(model, X, maps, targets, fill=0.5, **kwargs)
+    expected = _brute_unit_curve(
+        model, flat, targets, unit_maps, layout.unit_index(), np.full_like(flat, 0.5)
+    )
+    np.testing.assert_allclose(curves, expected, rtol=1e-10, atol=1e-12)
+    assert len(fractions) == 21
