@@ -371,6 +371,22 @@ def test_model_non_finite_outputs_raise(digits, logreg):
 
     with pytest.raises(ValueError, match="returned NaN or infinite"):
         Saliency(Inf()).fit(Xt.reshape(3, 1, 8, 8))
+    with pytest.raises(ValueError, match="overflow to infinity"):
+        Saliency(torch.nn.Linear(64, 3)).fit(X[:2]).transform(np.full((1, 64), 1e39))
+
+    class NaNRows(torch.nn.Module):  # NaN scores for the samples with x0 > 0.5
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(4, 3)
+
+        def forward(self, x):
+            return self.fc(x) * torch.where(x[:, :1] > 0.5, float("nan"), 1.0)
+
+    from skxai import GradientSimilarity
+
+    Xn = np.array([[0.1, 0, 0, 0], [0.9, 0, 0, 0]], dtype=np.float32)
+    with pytest.raises(ValueError, match=r"NaNRows\.forward\(X\) returned NaN"):
+        GradientSimilarity(NaNRows()).fit(Xn, np.array([0, 1]))
 
 
 def test_reordered_dataframe_columns_are_refused(digits):

@@ -300,3 +300,26 @@ def test_zoo_view_cnn_under_the_channels_last_path(flatten):
         expected = flat(torch.as_tensor(X)).numpy()
     np.testing.assert_allclose(flat_adapter.scores(X), expected, rtol=1e-5, atol=1e-6)
     assert flat_adapter._channels_last is True
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["seq_softmax", "F.softmax", "F.log_softmax", "skorch_nll", "binary_sigmoid"],
+)
+def test_zoo_predict_proba_keeps_the_softmax(name):
+    """Check that response_method='predict_proba' explains the probabilities: the
+    gradient of the model's own probability, not of the logit."""
+    build, _, proba = ZOO[name]
+    model = build()
+    X = _data(name)
+    sal = Saliency(model, response_method="predict_proba", target="all").fit(X)
+    assert sal.response_method_ == "predict_proba"
+    maps = sal.explain(X).maps
+    x = torch.as_tensor(X).requires_grad_(True)
+    if hasattr(model, "module_"):  # skorch: NLLLoss nets output probabilities
+        p = model.module_(x)
+    else:
+        p = proba(_eval_copy(model), x, X)
+    for c in range(p.shape[1]):
+        (grad,) = torch.autograd.grad(p[:, c].sum(), x, retain_graph=True)
+        np.testing.assert_allclose(maps[:, c], grad.numpy(), rtol=1e-5, atol=1e-8)
