@@ -24,6 +24,7 @@ import time
 from numbers import Integral
 
 import numpy as np
+import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils import check_random_state, gen_even_slices
 from sklearn.utils.validation import (
@@ -32,6 +33,7 @@ from sklearn.utils.validation import (
     check_is_fitted,
 )
 
+from ._layout import Layout
 from .explanation import Explanation
 from .models._adapters import RESPONSE_METHODS, check_model
 from .utils._sklearn_compat import (
@@ -103,7 +105,7 @@ class ExplainerMixin(TransformerMixin):
                 X, y, result, targets, np.empty(0, dtype=np.intp), index
             )
         scores = self.adapter_.scores(
-            X, self.response_method_, batch_size=self.batch_size
+            self.layout_.to_model(X), self.response_method_, batch_size=self.batch_size
         )
         pred_idx = scores.argmax(axis=1)
         targets = self._resolve_targets(y, pred_idx, len(X))
@@ -167,9 +169,7 @@ class ExplainerMixin(TransformerMixin):
             ``target="all"``.
         """
         check_is_fitted(self)
-        names = _check_feature_names_in(
-            self, input_features, generate_names=True
-        )
+        names = _check_feature_names_in(self, input_features, generate_names=True)
         if self._n_targets() == 1:
             return np.asarray(names, dtype=object)
         return np.asarray(
@@ -198,9 +198,13 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
         Feature names, when ``X`` was a DataFrame with string column names.
     input_shape_ : tuple of int
         Shape of one sample as the model takes it.
+    layout_ : Layout
+        Which values of a sample are features, pixels and channels (tabular
+        unless ``image_shape`` is given or the samples are N-D).
     image_shape_ : tuple of int
-        Shape of one sample as an image: ``(height, width)`` or
-        ``(height, width, channels)`` for flat inputs, the input shape otherwise.
+        Shape of one map in an explanation, ``layout_.map_shape``:
+        ``(n_features,)`` for tables, ``image_shape`` for flat images, the input
+        shape for N-D inputs.
     """
 
     _parameter_constraints = {
@@ -245,11 +249,12 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
         )
         if self._gradient_based:
             adapter.torch_forward(self.response_method_)  # clear error if none
+        model_X = self.layout_.to_model(X[:1])
         if adapter.classes_ is None:
-            adapter.infer_classes(X, self.response_method_)
+            adapter.infer_classes(model_X, self.response_method_)
         else:
             # One call checks the model runs on this input and scores every class.
-            n_scores = adapter.scores(X[:1], self.response_method_).shape[1]
+            n_scores = adapter.scores(model_X, self.response_method_).shape[1]
             if n_scores != len(adapter.classes_):
                 raise ValueError(
                     f"The model returned {n_scores} scores per sample but has "
@@ -273,22 +278,26 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------- validation
     def _validate_X(self, X, *, reset):
-        """Validate X, keeping its sample shape; set or check the fitted shapes."""
+        """Validate X, keeping its sample shape; set or check the fitted layout."""
         ndim = getattr(X, "ndim", None)
         if ndim is None:
             ndim = np.asarray(X).ndim if not hasattr(X, "columns") else 2
         if ndim <= 2:
-            X = validate_data(
-                self,
-                X,
-                reset=reset,
-                dtype=_FLOAT_DTYPES,
-                ensure_all_finite=True,
-                ensure_min_samples=1 if reset else 0,
-            )
+            dtypes = _raw_frame_dtypes(X) if reset else self._fitted_dtypes()
+            if dtypes is not None:
+                X = self._validate_raw_frame(X, dtypes, reset=reset)
+            else:
+                X = validate_data(
+                    self,
+                    X,
+                    reset=reset,
+                    dtype=_FLOAT_DTYPES,
+                    ensure_all_finite=True,
+                    ensure_min_samples=1 if reset else 0,
+                )
             if reset:
                 self.input_shape_ = (X.shape[1],)
-                self.image_shape_ = self._infer_image_shape(X.shape[1])
+                self._set_layout(dtypes)
             return X
         X = check_array(
             X,
@@ -303,7 +312,7 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
                 del self.feature_names_in_
             self.input_shape_ = tuple(X.shape[1:])
             self.n_features_in_ = int(np.prod(self.input_shape_))
-            self.image_shape_ = self._infer_image_shape(self.n_features_in_)
+            self._set_layout(None)
         elif tuple(X.shape[1:]) != tuple(self.input_shape_):
             raise ValueError(
                 f"X has samples of shape {tuple(X.shape[1:])}, but "
@@ -312,31 +321,68 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
             )
         return X
 
-    def _infer_image_shape(self, n_features):
-        """The image shape given by ``image_shape`` or inferred from the input."""
-        given = getattr(self, "image_shape", None)
-        input_shape = getattr(self, "input_shape_", (n_features,))
-        if given is not None:
-            given = tuple(int(v) for v in np.atleast_1d(given))
-            if len(given) not in (2, 3) or int(np.prod(given)) != n_features:
+    def _set_layout(self, dtypes):
+        """Set ``layout_`` (and ``image_shape_``) from the fitted input shape."""
+        self.layout_ = Layout.from_input(
+            self.input_shape_,
+            image_shape=getattr(self, "image_shape", None),
+            feature_names=getattr(self, "feature_names_in_", None),
+            groups=getattr(self, "groups", None),
+            dtypes=dtypes,
+            caller=type(self).__name__,
+        )
+        self.image_shape_ = tuple(self.layout_.map_shape)
+
+    def _fitted_dtypes(self):
+        layout = getattr(self, "layout_", None)
+        return None if layout is None else layout.dtypes
+
+    def _validate_raw_frame(self, X, dtypes, *, reset):
+        """A DataFrame with non-numeric columns, for a model that encodes them.
+
+        Kept as an object array (the model gets DataFrames with the original
+        dtypes back through ``layout_.to_model``); numeric columns must be
+        finite and no value may be missing.
+        """
+        name = type(self).__name__
+        if self._gradient_based or getattr(self.model, "fit", None) is None:
+            raise ValueError(
+                f"{name} needs numeric X; the DataFrame has non-numeric columns "
+                f"{_non_numeric(X)}. Explain a scikit-learn Pipeline that encodes "
+                "them with a black-box explainer (Occlusion, RISE), or encode them "
+                "first."
+            )
+        if not hasattr(X, "columns"):
+            raise ValueError(
+                f"{name} was fitted on a DataFrame with non-numeric columns "
+                f"{[str(c) for c in self.feature_names_in_]}; X must be a "
+                f"DataFrame with the same columns. Got {type(X).__name__}."
+            )
+        X = validate_data(
+            self,
+            X,
+            reset=reset,
+            dtype=None,
+            ensure_all_finite=False,
+            ensure_min_samples=1 if reset else 0,
+        )
+        X = np.asarray(X, dtype=object)
+        missing = np.asarray(pd.isna(X), dtype=bool)
+        if missing.any():
+            column = self.feature_names_in_[np.flatnonzero(missing.any(axis=0))[0]]
+            raise ValueError(
+                f"Input X contains NaN (column {column!r}). {name} does not accept "
+                "missing values: impute them first (e.g. with SimpleImputer)."
+            )
+        for j, dtype in enumerate(dtypes):
+            if pd.api.types.is_numeric_dtype(dtype) and not np.all(
+                np.isfinite(X[:, j].astype(np.float64))
+            ):
                 raise ValueError(
-                    f"The 'image_shape' parameter of {type(self).__name__} must be "
-                    "(height, width) or (height, width, channels) with as many "
-                    f"pixels as X has features ({n_features}). Got {given}."
+                    "Input X contains infinity in column "
+                    f"{self.feature_names_in_[j]!r}."
                 )
-            if len(input_shape) > 1 and given != tuple(input_shape):
-                raise ValueError(
-                    f"The 'image_shape' parameter of {type(self).__name__} must be "
-                    f"None or the input shape {tuple(input_shape)} for N-D inputs. "
-                    f"Got {given}."
-                )
-            return given
-        if len(input_shape) > 1:
-            return tuple(input_shape)
-        side = int(round(np.sqrt(n_features)))
-        if side * side == n_features:
-            return (side, side)
-        return (1, n_features)
+        return X
 
     def _check_model_width(self, adapter):
         expected = getattr(adapter.model, "n_features_in_", None)
@@ -446,8 +492,8 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
     def _make_explanation(self, X, y, result, targets, pred_idx, index):
         n = len(X)
         maps = result.pop("maps")
-        shape = (n, maps.shape[1], *self.image_shape_)
-        images = X.reshape((n, *self.image_shape_))
+        shape = (n, maps.shape[1], *self.layout_.map_shape)
+        images = X.reshape((n, *self.layout_.map_shape))
         return Explanation(
             maps=maps.reshape(shape),
             targets=np.asarray(self.classes_)[targets],
@@ -457,8 +503,26 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
             index=index,
             params=self.get_params(deep=False),
             explainer=type(self).__name__,
+            layout=self.layout_,
             **result,
         )
+
+
+def _raw_frame_dtypes(X):
+    """Column dtypes of a DataFrame with non-numeric columns, else None."""
+    if not hasattr(X, "columns") or not hasattr(X, "dtypes"):
+        return None
+    if not _non_numeric(X):
+        return None
+    return list(X.dtypes)
+
+
+def _non_numeric(X):
+    return [
+        str(c)
+        for c, d in zip(X.columns, X.dtypes)
+        if not pd.api.types.is_numeric_dtype(d)
+    ]
 
 
 def _has_sample_axis(value):
@@ -475,9 +539,7 @@ def _progress(iterable, total, verbose, cls):
     for i, item in enumerate(iterable, 1):
         elapsed = time.perf_counter() - start
         bar = "#" * int(20 * i / total)
-        sys.stderr.write(
-            f"\r[{name}] |{bar:<20}| {i}/{total} chunks, {elapsed:.1f}s"
-        )
+        sys.stderr.write(f"\r[{name}] |{bar:<20}| {i}/{total} chunks, {elapsed:.1f}s")
         sys.stderr.flush()
         yield item
     sys.stderr.write("\n")

@@ -28,6 +28,10 @@ class Explanation:
         The explained samples, shaped like images (for plotting).
     index : pandas.Index, default=None
         Index of the samples when ``X`` was a DataFrame; kept by :meth:`to_frame`.
+    layout : Layout, default=None
+        Which values of a map are features, pixels and channels (the
+        explainer's ``layout_``); without it, maps with one value axis are a
+        table and the others images.
     params : dict, default=None
         Parameters of the explainer that made the explanation.
     explainer : str, default=None
@@ -59,11 +63,13 @@ class Explanation:
         labels=None,
         images=None,
         index=None,
+        layout=None,
         params=None,
         explainer=None,
         **extras,
     ):
         self.maps = maps
+        self.layout = layout
         self.targets = targets
         self.predictions = predictions
         self.labels = labels
@@ -107,29 +113,64 @@ class Explanation:
             return np.asarray(self.index)
         return np.arange(len(self))
 
+    def _is_tabular(self):
+        if self.layout is not None:
+            return self.layout.kind == "tabular"
+        return self.maps is not None and np.ndim(self.maps) == 3
+
+    def _feature_view(self):
+        """``(values, names)``: maps ``(n, n_targets, n_columns)`` for tables.
+
+        Grouped features share their group's value: one column per group.
+        """
+        maps = np.asarray(self.maps)
+        n, n_targets = maps.shape[:2]
+        flat = maps.reshape(n, n_targets, -1)
+        layout = self.layout
+        if layout is None:
+            names = np.asarray([f"x{i}" for i in range(flat.shape[2])], dtype=object)
+            return flat, names
+        if layout.groups is not None:
+            return layout.features_to_units(flat, reduce="mean"), layout.unit_names
+        return flat, np.asarray(layout.feature_names, dtype=object)
+
     def to_frame(self):
         """Return the maps as a tidy long DataFrame.
 
         Returns
         -------
         frame : pandas.DataFrame
-            One row per sample, target and pixel, with columns ``sample`` (the
-            input DataFrame's index when there was one), ``target``, ``row``,
-            ``col`` (and ``channel`` for colour images) and ``value``.
+            One row per sample, target and feature (tables) or pixel (images),
+            with columns ``sample`` (the input DataFrame's index when there was
+            one), ``target``, then ``feature`` (the column or group name) for
+            tables, or ``row``, ``col`` (and ``channel`` for colour images) for
+            images, and ``value``.
         """
         maps = np.asarray(self.maps)
         n, n_targets = maps.shape[:2]
-        spatial = maps.shape[2:]
-        if len(spatial) == 1:
-            spatial = (1, spatial[0])
-        names = ["row", "col", "channel"][: len(spatial)]
-        if len(spatial) == 3 and spatial[0] <= 4 < min(spatial[1:]):
-            names = ["channel", "row", "col"]  # channels-first torch input
-        grid = np.indices(spatial).reshape(len(spatial), -1)
-        n_pix = grid.shape[1]
         targets = self.targets
         if targets is None:
             targets = np.tile(np.arange(n_targets), (n, 1))
+        if self._is_tabular():
+            values, names = self._feature_view()
+            n_cols = values.shape[2]
+            return pd.DataFrame(
+                {
+                    "sample": np.repeat(self._sample_labels(), n_targets * n_cols),
+                    "target": np.repeat(np.asarray(targets).reshape(-1), n_cols),
+                    "feature": np.tile(names, n * n_targets),
+                    "value": values.reshape(-1),
+                }
+            )
+        spatial = maps.shape[2:]
+        names = ["row", "col", "channel"][: len(spatial)]
+        if self.layout is not None and self.layout.channels_first:
+            names = ["channel", "row", "col"]  # channels-first torch input
+        elif self.layout is None and len(spatial) == 3:
+            if spatial[0] <= 4 < min(spatial[1:]):
+                names = ["channel", "row", "col"]
+        grid = np.indices(spatial).reshape(len(spatial), -1)
+        n_pix = grid.shape[1]
         columns = {
             "sample": np.repeat(self._sample_labels(), n_targets * n_pix),
             "target": np.repeat(np.asarray(targets).reshape(-1), n_pix),
@@ -138,6 +179,45 @@ class Explanation:
             columns[name] = np.tile(coords, n * n_targets)
         columns["value"] = maps.reshape(-1)
         return pd.DataFrame(columns)
+
+    def importance(self):
+        """Global importance: the mean absolute attribution per feature, sorted.
+
+        Returns
+        -------
+        importance : pandas.Series or pandas.DataFrame
+            For tables, indexed by feature (or group) name, largest first: a
+            Series when each sample has one explained target (its name is
+            ``"importance"``), a DataFrame with one column per target class
+            for ``target="all"`` (sorted by the mean over classes). For images,
+            one value per pixel (channels pooled), indexed ``"r{i}c{j}"``.
+        """
+        maps = np.asarray(self.maps, dtype=np.float64)
+        n, n_targets = maps.shape[:2]
+        if self._is_tabular():
+            values, names = self._feature_view()
+        else:
+            flat = np.abs(maps.reshape(n, n_targets, -1))
+            layout = self.layout
+            if layout is None or layout.kind != "image":
+                raise ValueError(
+                    "Explanation.importance needs the layout of image maps; this "
+                    "explanation has none."
+                )
+            values = layout.features_to_units(flat, reduce="mean")
+            names = layout.unit_names
+        mean_abs = np.abs(values).mean(axis=0)  # (n_targets, n_columns)
+        if n_targets == 1:
+            series = pd.Series(mean_abs[0], index=pd.Index(names, name="feature"))
+            return series.rename("importance").sort_values(ascending=False)
+        labels = range(n_targets)
+        if self.targets is not None:
+            labels = np.asarray(self.targets)[0]
+        frame = pd.DataFrame(
+            mean_abs.T, index=pd.Index(names, name="feature"), columns=list(labels)
+        )
+        order = np.argsort(-frame.mean(axis=1).to_numpy(), kind="stable")
+        return frame.iloc[order]
 
     def mean(self, by=None):
         """Average maps per group of samples (the per-class "global" view).
@@ -185,6 +265,7 @@ class Explanation:
             targets=targets,
             images=images,
             index=pd.Index(groups, name="group"),
+            layout=self.layout,
             params=self.params,
             explainer=self.explainer,
             counts=counts,

@@ -51,13 +51,17 @@ class CoefTimesInput(ExplainerMixin, BaseExplainer):
 
 
 def test_base_transform_shapes(digits, logreg):
-    """Check that transform is 2-D and explain keeps the image shape."""
+    """Check that transform is 2-D and explain keeps one value per feature.
+
+    A 2-D X is tabular: 64 features are not guessed to be an 8x8 image.
+    """
     X, y = digits
     exp = CoefTimesInput(logreg, target="all").fit(X)
     assert exp.transform(X[:3]).shape == (3, 10 * 64)
     expl = exp.explain(X[:3])
-    assert expl.maps.shape == (3, 10, 8, 8)
-    assert exp.image_shape_ == (8, 8)
+    assert expl.maps.shape == (3, 10, 64)
+    assert exp.layout_.kind == "tabular" and expl.layout is exp.layout_
+    assert exp.image_shape_ == (64,)
     assert exp.n_features_in_ == 64
     np.testing.assert_array_equal(exp.classes_, logreg.classes_)
     np.testing.assert_array_equal(expl.predictions, logreg.predict(X[:3]))

@@ -1,103 +1,36 @@
 """Black-box saliency: explain any classifier by perturbing its input.
 
-:class:`Occlusion` hides the image under a sliding window and measures how each
-class score drops; :class:`RISE` hides it under random smooth masks and weights
-each mask by the scores it keeps. Both only call the model's scores, so they
-explain any fitted classifier, Pipeline, skorch net, torch module or callable.
+:class:`Occlusion` hides part of the input and measures how each class score
+drops: a sliding window over an image, one feature (or group of features) at a
+time over a table (feature ablation). :class:`RISE` hides it under random masks
+(smooth masks over an image, independent Bernoulli masks over the features of a
+table) and weights each mask by the scores it keeps. Both only call the model's
+scores, so they explain any fitted classifier, Pipeline, skorch net, torch module
+or callable.
 
-Images are handled in one canonical layout, ``(height, width, channels)``: flat
-inputs with ``image_shape`` ``(h, w)`` or ``(h, w, c)`` (channels last), and N-D
-inputs ``(n, h, w)`` or ``(n, c, h, w)`` (channels first, as torch takes them).
-Masks are spatial, ``(height, width)``, and cover every channel of a pixel.
+Both read the fitted ``layout_`` (:class:`skxai._layout.Layout`): a 2-D ``X`` is
+a table unless ``image_shape`` is given; masks act on its units (features or
+groups of a table, pixels of an image covering all their channels), and the
+perturbed copies are scored by :func:`skxai._engine.score_perturbations`.
 """
 
 from numbers import Integral, Real
 
 import numpy as np
+import pandas as pd
 from scipy import ndimage, sparse
-from sklearn import config_context
 from sklearn.utils import check_random_state
 
+from .._engine import score_perturbations
 from ..base import RESPONSE_METHODS, BaseExplainer, ExplainerMixin
 from ..utils._sklearn_compat import Interval, StrOptions
 
 __all__ = ["RISE", "Occlusion"]
 
-
-# ------------------------------------------------------------------ layout
-class _Layout:
-    """How the features of one sample form a ``(height, width, channels)`` image.
-
-    Parameters
-    ----------
-    input_shape : tuple of int
-        Shape of one sample as the model takes it.
-    image_shape : tuple of int
-        ``image_shape_`` of the explainer (used for flat inputs).
-    caller : str
-        Name of the explainer, for error messages.
-    """
-
-    def __init__(self, input_shape, image_shape, caller):
-        input_shape = tuple(input_shape)
-        self.channels_first = False
-        if len(input_shape) == 1:
-            height, width, *channels = image_shape
-            channels = channels[0] if channels else 1
-        elif len(input_shape) == 2:
-            (height, width), channels = input_shape, 1
-        elif len(input_shape) == 3:
-            first, middle, last = input_shape
-            if last <= 4 < first:  # (h, w, c): channels last
-                height, width, channels = input_shape
-            else:  # (c, h, w): channels first, as torch takes images
-                channels, height, width = input_shape
-                self.channels_first = True
-        else:
-            raise ValueError(
-                f"{caller} explains images: samples must be flat (with "
-                "'image_shape'), (height, width), (channels, height, width) or "
-                f"(height, width, channels). Got samples of shape {input_shape}."
-            )
-        self.height, self.width, self.channels = height, width, channels
-        self.n_features = int(np.prod(input_shape))
-
-    @property
-    def image_hw(self):
-        return (self.height, self.width)
-
-    def pixels_to_features(self, pixels):
-        """Spread ``(k, height, width)`` pixels over channels: ``(k, n_features)``.
-
-        ``pixels`` may also be flat, ``(k, height * width)``. The features are in
-        the input's layout, ready to be reshaped to the input shape.
-        """
-        pixels = np.asarray(pixels)
-        k = len(pixels)
-        if self.channels == 1:
-            return pixels.reshape(k, self.n_features)
-        pixels = pixels.reshape(k, self.height, self.width)
-        if self.channels_first:
-            out = np.broadcast_to(
-                pixels[:, None], (k, self.channels, self.height, self.width)
-            )
-        else:
-            out = np.broadcast_to(
-                pixels[..., None], (k, self.height, self.width, self.channels)
-            )
-        return out.reshape(k, self.n_features)
-
-    def any_over_channels(self, flags):
-        """``(n, n_features)`` booleans to ``(n, height * width)``: any channel."""
-        n = len(flags)
-        if self.channels == 1:
-            return flags.reshape(n, self.height * self.width)
-        if self.channels_first:
-            flags = flags.reshape(n, self.channels, -1)
-            return flags.any(axis=1)
-        return flags.reshape(n, -1, self.channels).any(axis=2)
+_FILL_WORDS = {"mean", "median", "reference"}
 
 
+# ------------------------------------------------------------------ helpers
 def _pair(value, name, caller):
     """Turn an int or a (height, width) pair into a tuple of two ints."""
     if isinstance(value, Integral):
@@ -111,97 +44,187 @@ def _pair(value, name, caller):
     return tuple(int(v) for v in pair)
 
 
-def _fit_fill(fill, X, layout, caller):
-    """The fill value as a float or an array of shape (n_features,)."""
-    if isinstance(fill, str):  # "mean", the only string the constraints allow
-        return X.reshape(len(X), -1).mean(axis=0)
+def _categorical_columns(model, layout, X):
+    """Boolean per feature: columns filled by their most frequent value.
+
+    Non-numeric columns of a raw table, and the columns that a Pipeline's first
+    step (a ColumnTransformer) routes to a categorical encoder: a mean or a
+    median there would be a category the encoder never saw.
+    """
+    categorical = np.zeros(layout.n_features, dtype=bool)
+    if layout.kind != "tabular":
+        return categorical
+    if layout.dtypes is not None:
+        categorical |= [not pd.api.types.is_numeric_dtype(d) for d in layout.dtypes]
+    for columns in _encoded_columns(model):
+        for column in columns:
+            if isinstance(column, Integral) and not isinstance(column, bool):
+                categorical[int(column)] = True
+            else:
+                hits = np.flatnonzero(layout.feature_names == column)
+                categorical[hits] = True
+    return categorical
+
+
+def _encoded_columns(model):
+    """Columns a leading ColumnTransformer gives to categorical encoders."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, TargetEncoder
+
+    encoders = (OneHotEncoder, OrdinalEncoder, TargetEncoder)
+    first = model.steps[0][1] if isinstance(model, Pipeline) else model
+    if not isinstance(first, ColumnTransformer):
+        return []
+    out = []
+    for _, transformer, columns in getattr(first, "transformers_", []):
+        steps = (
+            transformer.steps
+            if isinstance(transformer, Pipeline)
+            else [(None, transformer)]
+        )
+        if any(isinstance(step, encoders) for _, step in steps):
+            cols = np.asarray(columns)
+            if cols.dtype == bool:
+                cols = np.flatnonzero(cols)
+            out.append(list(cols.tolist()))
+    return out
+
+
+def _most_frequent(column):
+    values, counts = np.unique(np.asarray(column).astype(str), return_counts=True)
+    best = values[np.argmax(counts)]
+    # The first original value whose text is the most frequent one.
+    for value in column:
+        if str(value) == best:
+            return value
+    return column[0]
+
+
+def _fit_background(explainer, X, layout, caller):
+    """``(fill_, reference_)`` learned from the reference set ``X``.
+
+    ``fill_`` is a float or an array of shape ``(n_features,)`` (object dtype for
+    raw tables); ``reference_`` the background rows for ``fill='reference'``
+    (``fill_`` is then None).
+    """
+    fill = explainer.fill
+    flat = X.reshape(len(X), -1)
+    categorical = _categorical_columns(explainer.model, layout, X)
+    is_object = flat.dtype == object
+    if isinstance(fill, str):
+        if fill == "reference":
+            n_ref = min(explainer.n_reference, len(flat))
+            rng = check_random_state(getattr(explainer, "random_state", None))
+            rows = np.sort(rng.choice(len(flat), n_ref, replace=False))
+            return None, np.array(flat[rows])
+        numeric = flat[:, ~categorical].astype(np.float64)
+        stat = numeric.mean(axis=0) if fill == "mean" else np.median(numeric, axis=0)
+        if not categorical.any() and not is_object:
+            return stat, None
+        values = np.empty(layout.n_features, dtype=object)
+        values[~categorical] = stat
+        for j in np.flatnonzero(categorical):
+            values[j] = _most_frequent(flat[:, j])
+        return (values if is_object else values.astype(np.float64)), None
     if np.ndim(fill) == 0:
-        fill_ = float(fill)
-        if not np.isfinite(fill_):
+        value = fill
+        if not isinstance(value, Real) or not np.isfinite(value):
             raise ValueError(
-                f"The 'fill' parameter of {caller} must be finite. Got {fill!r}."
+                f"The 'fill' parameter of {caller} must be a finite number, "
+                f"'mean', 'median', 'reference' or a sample. Got {fill!r}."
             )
-        return fill_
-    array = np.asarray(fill, dtype=np.float64)
+        if not categorical.any():
+            return float(value), None
+        values = np.full(layout.n_features, float(value), dtype=object)
+        for j in np.flatnonzero(categorical):
+            values[j] = _most_frequent(flat[:, j])
+        return (values if is_object else values.astype(np.float64)), None
+    array = np.asarray(getattr(fill, "to_numpy", lambda: fill)())
+    if array.dtype != object:
+        array = array.astype(np.float64)
     if array.size == layout.n_features:
         fill_ = array.reshape(-1)
-    elif array.shape == layout.image_hw:
-        fill_ = layout.pixels_to_features(array[None])[0]
+    elif layout.kind == "image" and array.shape == layout.image_hw:
+        fill_ = layout.units_to_features(array[None])[0]
     else:
+        expected = f"{layout.n_features}"
+        if layout.kind == "image":
+            expected += f" or one per pixel {layout.image_hw}"
         raise ValueError(
-            f"The 'fill' parameter of {caller} must be a number, 'mean' or an image "
-            f"with as many values as a sample ({layout.n_features}) or one per "
-            f"pixel {layout.image_hw}. Got an array of shape {array.shape}."
+            f"The 'fill' parameter of {caller} must be a number, 'mean', 'median', "
+            f"'reference' or a sample with as many values as a sample has "
+            f"({expected}). Got an array of shape {array.shape}."
         )
-    if not np.all(np.isfinite(fill_)):
+    numeric = fill_ if fill_.dtype != object else fill_[~categorical]
+    if not np.all(np.isfinite(np.asarray(numeric, dtype=np.float64))):
         raise ValueError(
-            f"The 'fill' image of {caller} must hold finite values only; it "
+            f"The 'fill' sample of {caller} must hold finite values only; it "
             "contains NaN or infinity."
         )
-    return fill_
-
-
-def _cast_fill(fill_, dtype):
-    if np.ndim(fill_) == 0:
-        return dtype.type(fill_)
-    return np.asarray(fill_, dtype=dtype)
+    if not is_object and fill_.dtype == object:
+        fill_ = fill_.astype(np.float64)
+    return fill_, None
 
 
 class _PerturbationMixin:
-    """What Occlusion and RISE share: image layout, fill and batched scoring."""
+    """What Occlusion and RISE share: the background and the engine call."""
 
-    def _layout(self):
-        return _Layout(self.input_shape_, self.image_shape_, type(self).__name__)
+    def _check_tabular_only(self, name, value):
+        """Window-like parameters: None or 1 (one feature) on a table."""
+        if value is None or _pair(value, name, type(self).__name__) == (1, 1):
+            return
+        raise ValueError(
+            f"The {name!r} parameter of {type(self).__name__} applies to images; "
+            f"X is a table of {self.layout_.n_features} features, hidden one at a "
+            "time (give 'image_shape' for flat images, 'groups' to hide features "
+            f"together). Got {name}={value!r}."
+        )
 
-    def _scores(self, inputs):
-        """Class scores of flat perturbed inputs, shaped back as the model takes them.
+    def _n_background(self):
+        reference = getattr(self, "reference_", None)
+        return 1 if reference is None else len(reference)
 
-        The samples were checked finite and the fill too: the model's own check
-        of every perturbed copy is skipped.
-        """
-        inputs = inputs.reshape(-1, *self.input_shape_)
-        with config_context(assume_finite=True):
-            return self.adapter_.scores(
-                inputs, self.response_method_, batch_size=self.batch_size
-            )
+    def _scores(self, flat, keep, targets):
+        """Scores ``(n, k, n_targets)`` of the copies ``keep`` (1 keeps a feature)."""
+        fill = self.fill_
+        if fill is not None and flat.dtype != object:
+            fill = np.asarray(fill, dtype=flat.dtype)
+        return score_perturbations(
+            self.adapter_,
+            flat,
+            keep,
+            fill,
+            response_method=self.response_method_,
+            batch_size=self.batch_size,
+            targets=targets,
+            reference=self.reference_,
+            layout=self.layout_,
+        )
 
-    def _score_rows(self, xs, n_rows, make_block):
-        """Scores of ``n_rows`` perturbed copies of each sample of ``xs``.
-
-        ``make_block(xs, rows)`` returns the perturbed copies ``rows`` (a slice) of
-        every sample in ``xs`` as an array ``(len(xs), n_rows_in_block,
-        n_features)``. All copies go to the model in one call when they fit in
-        ``batch_size``; otherwise (one sample only) they are split over calls.
-
-        Returns
-        -------
-        scores : ndarray of shape (len(xs), n_rows, n_classes)
-        """
-        n = len(xs)
-        step = self.batch_size if n == 1 else n_rows
-        parts = []
-        for start in range(0, n_rows, step):
-            block = make_block(xs, slice(start, start + step))
-            parts.append(self._scores(block).reshape(n, block.shape[1], -1))
-        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
-
-    def _to_input_maps(self, pixel_maps, n, n_targets):
-        """``(n * n_targets, height * width)`` maps to ``(n, n_targets, *input)``."""
-        layout = self._layout()
-        pixel_maps = pixel_maps.reshape(-1, *layout.image_hw)
-        features = layout.pixels_to_features(pixel_maps)
-        return features.reshape(n, n_targets, *self.input_shape_)
+    def _spread(self, unit_maps):
+        """``(..., n_units)`` to ``(..., n_features)``; ungrouped features get 0."""
+        layout = self.layout_
+        index = layout.unit_index()
+        if layout.kind == "tabular" and layout.groups is None:
+            return unit_maps
+        padded = np.concatenate(
+            [unit_maps, np.zeros((*unit_maps.shape[:-1], 1))], axis=-1
+        )
+        return padded[..., index]
 
 
 # --------------------------------------------------------------- Occlusion
 class Occlusion(_PerturbationMixin, ExplainerMixin, BaseExplainer):
-    """Occlusion saliency: how much each class score drops when a patch is hidden.
+    """Occlusion saliency: how much each class score drops when a part is hidden.
 
-    A window slides over the image; every position hides the pixels under it
-    (replaces them by ``fill``) and the model scores the occluded copy. The
-    saliency of a pixel is the mean, over the windows that cover it, of
-    ``score(x) - score(x occluded)``: positive where hiding the pixel lowers the
-    class score. Works with any model that returns class scores.
+    Each perturbation hides a part of the sample (replaces it by ``fill``) and
+    the model scores the hidden copy. On an image a window slides over the
+    pixels; the saliency of a pixel is the mean, over the windows that cover
+    it, of ``score(x) - score(x hidden)``. On a table one feature (or one group
+    of features) is hidden at a time (feature ablation): its attribution is
+    ``score(x) - score(x without it)``. Positive where hiding lowers the class
+    score. Works with any model that returns class scores.
 
     Parameters
     ----------
@@ -209,20 +232,40 @@ class Occlusion(_PerturbationMixin, ExplainerMixin, BaseExplainer):
         The fitted model to explain: a scikit-learn classifier or Pipeline, a
         skorch ``NeuralNet``, a ``torch.nn.Module`` or a callable ``f(X) ->
         scores``. It is never refit or copied.
-    window : int or tuple of (int, int), default=(4, 4)
-        Height and width of the occluding window, in pixels.
+    window : int or tuple of (int, int), default=None
+        Images only: height and width of the occluding window, in pixels;
+        ``None`` means ``(4, 4)``. Tables hide one feature or group at a time.
     stride : int or tuple of (int, int), default=None
-        Step between window positions; ``None`` uses the window (no overlap).
-        Windows start at every stride step from the top-left corner up to the
-        last row and column and are clipped at the border, so every pixel is
-        covered.
-    fill : float, 'mean' or array-like, default=0.0
-        Value of the hidden pixels: a number, ``'mean'`` (the per-feature mean of
-        the reference set given to :meth:`fit`), or an image with one value per
-        feature (or one per pixel, used for every channel).
+        Images only: step between window positions; ``None`` uses the window
+        (no overlap). It may not exceed the window (pixels would be left
+        uncovered).
+    placement : {'centered', 'valid'}, default='centered'
+        Images only: where the windows go. ``'centered'`` starts one window at
+        every stride step and shifts the grid by half the overhang, so the
+        windows cover the image evenly and are clipped at both borders (as
+        xaitk-saliency's ``SlidingWindow`` places them); ``'valid'`` starts
+        the windows at the top-left corner and steps until one reaches the
+        bottom or right border, the last one cut there if the steps overshoot
+        (as captum's ``Occlusion`` places them).
+    fill : float, {'mean', 'median', 'reference'} or array-like, default=0.0
+        What hidden values become: a number; ``'mean'`` or ``'median'`` of each
+        feature over the reference set given to :meth:`fit`; ``'reference'``,
+        the model's score averaged over rows of that reference set (at most
+        ``n_reference``; the interventional background of Shapley values);
+        or a sample (one value per feature, or one per pixel of an image).
+        Categorical columns (non-numeric, or encoded by a leading
+        ``ColumnTransformer``) are filled by their most frequent value.
+    groups : array-like of shape (n_features,) or dict, default=None
+        Tables only: a group label per column, or a dict ``name -> columns``
+        (names or indices). A group is hidden as one; each of its features
+        gets the group's attribution, features in no group get 0.
+    n_reference : int, default=100
+        Largest number of reference rows used by ``fill='reference'``, drawn
+        without replacement with ``random_state``.
     image_shape : tuple of int, default=None
-        ``(height, width)`` or ``(height, width, channels)`` of flat inputs;
-        inferred for square images. Leave ``None`` for N-D inputs.
+        ``(height, width)`` or ``(height, width, channels)`` of flat inputs that
+        are images. ``None``: a 2-D ``X`` is a table, N-D samples are images
+        ``(height, width)`` or ``(channels, height, width)``.
     normalize : {'maxabs'} or None, default=None
         ``'maxabs'`` scales each map to [-1, 1] by its largest absolute value, as
         xaitk-saliency does (maps below ``10 * eps`` everywhere are rounding
@@ -237,26 +280,35 @@ default='predicted'
         :meth:`explain`), a class label, one label per sample, or ``'all'``
         for one map per class.
     batch_size : int, default=1024
-        Largest number of model inputs (occluded copies) in memory and in one
-        model call; the windows of one image are split over calls when needed.
+        Largest number of model inputs (hidden copies) in memory and in one
+        model call.
     n_jobs : int, default=None
         Number of jobs to run in parallel. The samples are split over the jobs.
         ``None`` means 1 unless in a :obj:`joblib.parallel_backend` context.
         ``-1`` means using all processors. See :term:`Glossary <n_jobs>`
         for more details.
+    random_state : int, RandomState instance or None, default=None
+        Pseudo-random number generator to control the reference rows drawn by
+        ``fill='reference'``. Pass an int for reproducible results across
+        multiple function calls. See :term:`Glossary <random_state>`.
     verbose : int, default=0
         Controls the verbosity: a progress bar when positive.
 
     Attributes
     ----------
-    masks_ : ndarray of shape (n_windows, height, width) of bool
-        The window positions; ``True`` marks the occluded pixels.
-    fill_ : float or ndarray of shape (n_features_in_,)
-        The fill value, in the input's layout.
-    window_ : tuple of (int, int)
-        The window height and width.
-    stride_ : tuple of (int, int)
-        The vertical and horizontal steps.
+    masks_ : ndarray of bool
+        ``True`` marks the hidden values of each perturbation: ``(n_windows,
+        height, width)`` for images, ``(n_units, n_features_in_)`` for tables.
+    fill_ : float, ndarray of shape (n_features_in_,) or None
+        The fill value, in the input's layout; None for ``fill='reference'``.
+    reference_ : ndarray of shape (n_reference, n_features_in_) or None
+        The background rows of ``fill='reference'``.
+    window_ : tuple of (int, int) or None
+        The window height and width (images).
+    stride_ : tuple of (int, int) or None
+        The vertical and horizontal steps (images).
+    layout_ : Layout
+        Which values of a sample are features, pixels and channels.
     adapter_ : ModelAdapter
         The model seen through :func:`skxai.models.check_model`.
     classes_ : ndarray of shape (n_classes,)
@@ -271,25 +323,28 @@ default='predicted'
     input_shape_ : tuple of int
         Shape of one sample as the model takes it.
     image_shape_ : tuple of int
-        Shape of one sample as an image.
+        Shape of one map in an explanation.
 
     See Also
     --------
-    RISE : Random smooth masks instead of a sliding window.
+    RISE : Random masks instead of one part at a time.
 
     Notes
     -----
     For a pixel :math:`p` covered by the windows :math:`W_p`, class :math:`c`
-    and occluded copies :math:`x_{\\setminus w}`,
+    and hidden copies :math:`x_{\\setminus w}`,
 
     .. math:: s_c(p) = \\frac{1}{|W_p|} \\sum_{w \\in W_p}
               \\big(f_c(x) - f_c(x_{\\setminus w})\\big).
 
-    The window placement matches xaitk-saliency's ``SlidingWindow`` when the
-    stride divides the image. Each image costs at most ``n_windows + 1`` model
-    inputs: a window whose pixels already hold the fill leaves the image
-    unchanged, so its drop is exactly 0 and it is not sent to the model (on
-    MNIST's black background with ``fill=0`` this skips most windows).
+    With ``fill='reference'`` the hidden copy's score is the mean over the
+    reference rows :math:`r` of :math:`f_c(x_{\\setminus w} \\leftarrow r)`; on a
+    linear model the attribution of feature :math:`j` is then
+    :math:`w_{cj} (x_j - \\bar r_j)`. Each sample costs at most one model input
+    per window (times the reference rows) plus one: a window whose values
+    already hold the fill leaves the sample unchanged, so its drop is exactly
+    0 and it is not sent to the model (on MNIST's black background with
+    ``fill=0`` this skips most windows).
 
     References
     ----------
@@ -298,130 +353,169 @@ default='predicted'
 
     Examples
     --------
+    >>> from sklearn.datasets import load_breast_cancer
     >>> from sklearn.linear_model import LogisticRegression
-    >>> from skxai.datasets import load_digits_images
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
     >>> from skxai.saliency import Occlusion
+    >>> X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    >>> clf = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
+    >>> occ = Occlusion(clf, fill="mean").fit(X)
+    >>> occ.explain(X.iloc[:5]).to_frame().columns.tolist()
+    ['sample', 'target', 'feature', 'value']
+    >>> occ.transform(X.iloc[:5]).shape
+    (5, 30)
+
+    Images: flat digits with ``image_shape``.
+
+    >>> from skxai.datasets import load_digits_images
     >>> X, y = load_digits_images(return_X_y=True)
     >>> clf = LogisticRegression(max_iter=200).fit(X, y)
-    >>> occ = Occlusion(clf, window=(2, 2), stride=(1, 1), target="all").fit(X)
-    >>> occ.transform(X[:3]).shape
-    (3, 640)
+    >>> occ = Occlusion(clf, window=(2, 2), stride=(1, 1), image_shape=(8, 8),
+    ...                 target="all").fit(X)
     >>> occ.explain(X[:3]).maps.shape
     (3, 10, 8, 8)
     """
 
     _parameter_constraints = {
         **BaseExplainer._parameter_constraints,
-        "window": [Integral, tuple, list],
+        "window": [Integral, tuple, list, None],
         "stride": [Integral, tuple, list, None],
-        "fill": [Real, StrOptions({"mean"}), "array-like"],
+        "placement": [StrOptions({"centered", "valid"})],
+        "fill": [Real, StrOptions(_FILL_WORDS), "array-like"],
+        "groups": ["array-like", dict, None],
+        "n_reference": [Interval(Integral, 1, None, closed="left")],
         "image_shape": [tuple, list, None],
         "normalize": [StrOptions({"maxabs"}), None],
         "response_method": [StrOptions(set(RESPONSE_METHODS))],
+        "random_state": ["random_state"],
     }
 
     def __init__(
         self,
         model,
         *,
-        window=(4, 4),
+        window=None,
         stride=None,
+        placement="centered",
         fill=0.0,
+        groups=None,
+        n_reference=100,
         image_shape=None,
         normalize=None,
         response_method="auto",
         target="predicted",
         batch_size=1024,
         n_jobs=None,
+        random_state=None,
         verbose=0,
     ):
         self.model = model
         self.window = window
         self.stride = stride
+        self.placement = placement
         self.fill = fill
+        self.groups = groups
+        self.n_reference = n_reference
         self.image_shape = image_shape
         self.normalize = normalize
         self.response_method = response_method
         self.target = target
         self.batch_size = batch_size
         self.n_jobs = n_jobs
+        self.random_state = random_state
         self.verbose = verbose
 
     def _fit(self, X, y):
         name = type(self).__name__
-        layout = self._layout()
-        window = _pair(self.window, "window", name)
-        stride = window if self.stride is None else _pair(self.stride, "stride", name)
-        if min(stride) < 1:
-            raise ValueError(
-                f"The 'stride' parameter of {name} must be at least 1 pixel along "
-                f"each axis of the image {layout.image_hw}. Got {stride}."
+        layout = self.layout_
+        if layout.kind == "tabular":
+            self._check_tabular_only("window", self.window)
+            self._check_tabular_only("stride", self.stride)
+            self.window_ = self.stride_ = None
+            eye = np.eye(layout.n_units, dtype=bool)
+            self.masks_ = layout.units_to_features(eye) & (layout.unit_index() >= 0)
+        else:
+            window = (4, 4) if self.window is None else self.window
+            window = _pair(window, "window", name)
+            stride = (
+                window if self.stride is None else _pair(self.stride, "stride", name)
             )
-        if min(window) < 1 or any(w > s for w, s in zip(window, layout.image_hw)):
-            raise ValueError(
-                f"The 'window' parameter of {name} must fit inside the image "
-                f"{layout.image_hw}, with at least 1 pixel per side. Got {window}."
-            )
-        self.window_, self.stride_ = window, stride
-        self.masks_ = _window_masks(layout.image_hw, window, stride)
-        self.fill_ = _fit_fill(self.fill, X, layout, name)
-        n_windows = len(self.masks_)
-        # (n_pixels, n_windows): sums the score drops of the covering windows.
-        cover = sparse.csr_array(self.masks_.reshape(n_windows, -1).T)
-        self._window_sums = cover.astype(np.float64)
-        self._coverage = np.asarray(self._window_sums.sum(axis=1)).ravel()
+            image_hw = layout.image_hw
+            if min(stride) < 1:
+                raise ValueError(
+                    f"The 'stride' parameter of {name} must be at least 1 pixel "
+                    f"along each axis of the image {image_hw}. Got {stride}."
+                )
+            if min(window) < 1 or any(w > s for w, s in zip(window, image_hw)):
+                raise ValueError(
+                    f"The 'window' parameter of {name} must fit inside the image "
+                    f"{image_hw}, with at least 1 pixel per side. Got {window}."
+                )
+            if any(s > w for s, w in zip(stride, window)):
+                raise ValueError(
+                    f"The 'stride' parameter of {name} must not exceed the window "
+                    f"{window}: a larger step leaves pixels uncovered by any window. "
+                    f"Got {stride}; use a stride of at most the window."
+                )
+            self.window_, self.stride_ = window, stride
+            self.masks_ = _window_masks(image_hw, window, stride, self.placement)
+        self.fill_, self.reference_ = _fit_background(self, X, layout, name)
 
     def _inputs_per_sample(self):
-        return len(self.masks_) + 1
+        return (len(self.masks_) + 1) * self._n_background()
 
     def _explain_chunk(self, X, targets, seeds):
         n, n_targets = targets.shape
+        layout = self.layout_
         if n == 0:
             return {"maps": np.empty((0, n_targets, *self.input_shape_))}
-        layout = self._layout()
         flat = X.reshape(n, -1)
-        fill = _cast_fill(self.fill_, flat.dtype)
-        # A window whose pixels already hold the fill changes nothing: its drop
-        # is exactly 0 and it is not sent to the model.
-        differs = layout.any_over_channels(flat != fill).astype(np.float64)
-        changed = (differs @ self._window_sums) > 0  # (n, n_windows)
-        pair_sample, pair_window = np.nonzero(changed)
-        # Model inputs: the n samples themselves (window -1), then their
-        # occluded copies, in blocks of at most batch_size.
-        row_sample = np.concatenate([np.arange(n), pair_sample])
-        row_window = np.concatenate([np.full(n, -1), pair_window])
-        n_pixels = layout.height * layout.width
-        scores = []
-        for start in range(0, len(row_sample), self.batch_size):
-            rows = slice(start, start + self.batch_size)
-            windows = row_window[rows]
-            hidden = self.masks_.reshape(-1, n_pixels)[np.maximum(windows, 0)]
-            hidden[windows < 0] = False
-            hidden = layout.pixels_to_features(hidden)
-            samples = flat[:1] if n == 1 else flat[row_sample[rows]]
-            scores.append(self._scores(np.where(hidden, fill, samples)))
-        scores = np.concatenate(scores)
-        base, occluded = scores[:n], scores[n:]
-        pair_targets = targets[pair_sample]
-        pair_drops = np.take_along_axis(
-            base[pair_sample] - occluded, pair_targets, axis=1
-        )
-        # (n_windows, n * n_targets), then one sparse product for the chunk.
-        drops = np.zeros((len(self.masks_), n * n_targets))
-        columns = pair_sample[:, None] * n_targets + np.arange(n_targets)
-        drops[pair_window[:, None], columns] = pair_drops
-        sums = self._window_sums @ drops
-        pixel_maps = (sums / self._coverage[:, None]).T.reshape(n, n_targets, -1)
+        masks = np.asarray(self.masks_, dtype=bool)
+        n_windows = len(masks)
+        hidden = masks.reshape(n_windows, -1)
+        if layout.kind == "image":
+            hidden = layout.units_to_features(hidden)
+        # Copy 0 keeps everything: the sample itself.
+        keep = np.concatenate([np.ones((1, layout.n_features), bool), ~hidden])
+        scores = self._scores(flat, keep, targets)
+        drops = scores[:, :1] - scores[:, 1:]  # (n, n_windows, n_targets)
+        if layout.kind == "tabular":
+            unit_maps = drops.transpose(0, 2, 1)  # (n, n_targets, n_units)
+            maps = np.zeros((n, n_targets, layout.n_features))
+            covered = hidden.any(axis=0)
+            # A unit's drop goes to every feature it hides.
+            unit_of = np.argmax(hidden, axis=0)
+            maps[..., covered] = unit_maps[..., unit_of[covered]]
+        else:
+            # (n_pixels, n_windows): mean drop of the windows covering a pixel.
+            cover = sparse.csr_array(masks.reshape(n_windows, -1).T.astype(np.float64))
+            counts = np.asarray(cover.sum(axis=1)).ravel()
+            sums = cover @ drops.transpose(1, 0, 2).reshape(n_windows, -1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                pixel = np.where(counts[:, None] > 0, sums / counts[:, None], 0.0)
+            pixel = pixel.reshape(-1, n, n_targets).transpose(1, 2, 0)
+            maps = layout.units_to_features(pixel.reshape(n * n_targets, -1))
+            maps = maps.reshape(n, n_targets, -1)
         if self.normalize == "maxabs":
-            pixel_maps = _maxabs(pixel_maps)
-        return {"maps": self._to_input_maps(pixel_maps, n, n_targets)}
+            maps = _maxabs(maps)
+        return {"maps": maps.reshape(n, n_targets, *self.input_shape_)}
 
 
-def _window_masks(image_hw, window, stride):
+def _window_starts(size, window, stride, placement):
+    """First pixel of each window along one axis (may be negative when centred)."""
+    if placement == "valid":  # captum: from the corner, the last one may be cut
+        return np.arange(-(-(size - window) // stride) + 1) * stride
+    n_windows = -(-size // stride)
+    overhang = (n_windows - 1) * stride + window - size
+    return np.arange(n_windows) * stride - overhang // 2
+
+
+def _window_masks(image_hw, window, stride, placement="centered"):
     """Boolean masks ``(n_windows, height, width)``, True under each window."""
     (height, width), (win_h, win_w), (step_h, step_w) = image_hw, window, stride
-    rows = np.arange(0, height, step_h)
-    cols = np.arange(0, width, step_w)
+    rows = _window_starts(height, win_h, step_h, placement)
+    cols = _window_starts(width, win_w, step_w, placement)
     ys, xs = np.arange(height), np.arange(width)
     in_rows = (ys >= rows[:, None]) & (ys < rows[:, None] + win_h)
     in_cols = (xs >= cols[:, None]) & (xs < cols[:, None] + win_w)
@@ -445,13 +539,14 @@ def _maxabs(maps):
 class RISE(_PerturbationMixin, ExplainerMixin, BaseExplainer):
     """RISE: Randomized Input Sampling for Explanation of black-box models.
 
-    The image is multiplied by random smooth masks (coarse binary grids,
-    bilinearly upsampled with random shifts) and the model scores each masked
-    copy. The saliency of a pixel is the score-weighted mean of the masks,
-    divided by the probability ``p1`` that a grid cell is kept: pixels that are
-    kept whenever the class score is high are important. The masks are drawn
-    once in :meth:`fit` (``masks_``), so explanations are reproducible and
-    comparable across samples.
+    The sample is multiplied by random masks and the model scores each masked
+    copy. On an image the masks are smooth (coarse binary grids, bilinearly
+    upsampled with random shifts); on a table each feature (or group) is kept
+    independently with probability ``p1``, with no smoothing across columns.
+    The saliency of a pixel or feature is the score-weighted mean of the masks,
+    divided by ``p1``: values that are kept whenever the class score is high
+    are important. The masks are drawn once in :meth:`fit` (``masks_``), so
+    explanations are reproducible and comparable across samples.
 
     Parameters
     ----------
@@ -462,20 +557,31 @@ class RISE(_PerturbationMixin, ExplainerMixin, BaseExplainer):
     n_masks : int, default=1000
         Number of random masks.
     grid_size : int or tuple of (int, int), default=8
-        Rows and columns of the coarse random grid.
+        Images only: rows and columns of the coarse random grid.
     p1 : float, default=0.5
-        Probability that a grid cell is kept (mask value 1).
-    fill : float, 'mean' or array-like, default=0.0
-        Value masked pixels fade to: ``x * M + fill * (1 - M)``. A number,
-        ``'mean'`` (the per-feature mean of the reference set given to
-        :meth:`fit`), or an image with one value per feature (or per pixel).
+        Probability that a grid cell (a feature or group of a table) is kept
+        (mask value 1).
+    fill : float, {'mean', 'median', 'reference'} or array-like, default=0.0
+        What masked values fade to: ``x * M + fill * (1 - M)``. A number;
+        ``'mean'`` or ``'median'`` of each feature over the reference set given
+        to :meth:`fit`; ``'reference'``, the score averaged over rows of that
+        set (at most ``n_reference``); or a sample (one value per feature, or
+        one per pixel). Categorical columns are filled by their most frequent
+        value.
     debiased : bool, default=False
         Weight the masks by ``M - p1`` instead of ``M`` (the debiased RISE that
         xaitk-saliency's ``RISEStack`` uses), which removes the constant
         ``f(x) * E[M]`` background from the maps.
+    groups : array-like of shape (n_features,) or dict, default=None
+        Tables only: a group label per column, or a dict ``name -> columns``;
+        a group is kept or masked as one, and its features share its saliency
+        (features in no group are never masked and get 0).
+    n_reference : int, default=100
+        Largest number of reference rows used by ``fill='reference'``.
     image_shape : tuple of int, default=None
-        ``(height, width)`` or ``(height, width, channels)`` of flat inputs;
-        inferred for square images. Leave ``None`` for N-D inputs.
+        ``(height, width)`` or ``(height, width, channels)`` of flat inputs that
+        are images. ``None``: a 2-D ``X`` is a table, N-D samples are images
+        ``(height, width)`` or ``(channels, height, width)``.
     response_method : {'auto', 'decision_function', 'predict_proba', \
 'predict_log_proba'}, default='auto'
         Model output explained; ``'auto'`` uses ``decision_function`` when the
@@ -488,27 +594,34 @@ default='predicted'
         for one map per class.
     batch_size : int, default=1024
         Largest number of model inputs (masked copies) in memory and in one
-        model call; the masks of one image are split over calls when needed.
+        model call.
     n_jobs : int, default=None
         Number of jobs to run in parallel. The samples are split over the jobs.
         ``None`` means 1 unless in a :obj:`joblib.parallel_backend` context.
         ``-1`` means using all processors. See :term:`Glossary <n_jobs>`
         for more details.
     random_state : int, RandomState instance or None, default=None
-        Pseudo-random number generator to control the masks drawn in
-        :meth:`fit`. Pass an int for reproducible results across multiple
-        function calls (an int seed draws the same masks as xaitk-saliency's
-        ``RISEGrid(seed=...)``). See :term:`Glossary <random_state>`.
+        Pseudo-random number generator to control the masks (and the
+        reference rows) drawn in :meth:`fit`. Pass an int for reproducible
+        results across multiple function calls (an int seed draws the same
+        image masks as xaitk-saliency's ``RISEGrid(seed=...)``). See
+        :term:`Glossary <random_state>`.
     verbose : int, default=0
         Controls the verbosity: a progress bar when positive.
 
     Attributes
     ----------
-    masks_ : ndarray of shape (n_masks, height, width) of float32
-        The masks, values in [0, 1] (1 keeps the pixel). They may be replaced
-        by other masks of the same shape before explaining.
-    fill_ : float or ndarray of shape (n_features_in_,)
-        The fill value, in the input's layout.
+    masks_ : ndarray of float32
+        The masks, values in [0, 1] (1 keeps the value): ``(n_masks, height,
+        width)`` for images, ``(n_masks, n_units)`` for tables (one column per
+        feature or group). They may be edited or replaced by masks of the same
+        shape before explaining; explaining uses them as they are.
+    fill_ : float, ndarray of shape (n_features_in_,) or None
+        The fill value, in the input's layout; None for ``fill='reference'``.
+    reference_ : ndarray of shape (n_reference, n_features_in_) or None
+        The background rows of ``fill='reference'``.
+    layout_ : Layout
+        Which values of a sample are features, pixels and channels.
     adapter_ : ModelAdapter
         The model seen through :func:`skxai.models.check_model`.
     classes_ : ndarray of shape (n_classes,)
@@ -523,11 +636,11 @@ default='predicted'
     input_shape_ : tuple of int
         Shape of one sample as the model takes it.
     image_shape_ : tuple of int
-        Shape of one sample as an image.
+        Shape of one map in an explanation.
 
     See Also
     --------
-    Occlusion : A sliding window instead of random masks.
+    Occlusion : Hide one window, feature or group at a time.
 
     Notes
     -----
@@ -536,7 +649,8 @@ default='predicted'
     .. math:: s_c = \\frac{1}{N p_1} \\sum_{i=1}^N f_c(x \\odot M_i) \\, M_i
 
     (Petsiuk et al., 2018), and ``debiased=True`` replaces :math:`M_i` by
-    :math:`M_i - p_1`. Each image costs ``n_masks`` model inputs.
+    :math:`M_i - p_1`. Each sample costs ``n_masks`` model inputs (times the
+    reference rows for ``fill='reference'``).
 
     References
     ----------
@@ -550,11 +664,14 @@ default='predicted'
     >>> from skxai.saliency import RISE
     >>> X, y = load_digits_images(return_X_y=True)
     >>> clf = LogisticRegression(max_iter=200).fit(X, y)
-    >>> rise = RISE(clf, n_masks=200, grid_size=4, random_state=0).fit(X)
+    >>> rise = RISE(clf, n_masks=200, grid_size=4, image_shape=(8, 8),
+    ...             random_state=0).fit(X)
     >>> rise.masks_.shape
     (200, 8, 8)
     >>> rise.explain(X[:3]).maps.shape
     (3, 1, 8, 8)
+    >>> RISE(clf, n_masks=200, random_state=0).fit(X).masks_.shape  # a table
+    (200, 64)
     """
 
     _parameter_constraints = {
@@ -562,8 +679,10 @@ default='predicted'
         "n_masks": [Interval(Integral, 1, None, closed="left")],
         "grid_size": [Interval(Integral, 1, None, closed="left"), tuple, list],
         "p1": [Interval(Real, 0, 1, closed="right")],
-        "fill": [Real, StrOptions({"mean"}), "array-like"],
+        "fill": [Real, StrOptions(_FILL_WORDS), "array-like"],
         "debiased": ["boolean"],
+        "groups": ["array-like", dict, None],
+        "n_reference": [Interval(Integral, 1, None, closed="left")],
         "image_shape": [tuple, list, None],
         "response_method": [StrOptions(set(RESPONSE_METHODS))],
         "random_state": ["random_state"],
@@ -578,6 +697,8 @@ default='predicted'
         p1=0.5,
         fill=0.0,
         debiased=False,
+        groups=None,
+        n_reference=100,
         image_shape=None,
         response_method="auto",
         target="predicted",
@@ -592,6 +713,8 @@ default='predicted'
         self.p1 = p1
         self.fill = fill
         self.debiased = debiased
+        self.groups = groups
+        self.n_reference = n_reference
         self.image_shape = image_shape
         self.response_method = response_method
         self.target = target
@@ -602,86 +725,61 @@ default='predicted'
 
     def _fit(self, X, y):
         name = type(self).__name__
-        layout = self._layout()
-        grid = _pair(self.grid_size, "grid_size", name)
-        if min(grid) < 1:
-            raise ValueError(
-                f"The 'grid_size' parameter of {name} must be at least 1 cell per "
-                f"axis. Got {grid}."
-            )
+        layout = self.layout_
         if isinstance(self.random_state, Integral):
             seed = int(self.random_state)
         else:
             seed = int(check_random_state(self.random_state).randint(2**31 - 1))
-        self.masks_ = _rise_masks(self.n_masks, grid, self.p1, layout.image_hw, seed)
-        self.fill_ = _fit_fill(self.fill, X, layout, name)
-        self._weights_cache = self._build_weights()
+        if layout.kind == "tabular":
+            rng = np.random.default_rng(seed)
+            draws = rng.random((self.n_masks, layout.n_units))
+            self.masks_ = (draws < self.p1).astype(np.float32)
+        else:
+            grid = _pair(self.grid_size, "grid_size", name)
+            if min(grid) < 1:
+                raise ValueError(
+                    f"The 'grid_size' parameter of {name} must be at least 1 cell "
+                    f"per axis. Got {grid}."
+                )
+            self.masks_ = _rise_masks(
+                self.n_masks, grid, self.p1, layout.image_hw, seed
+            )
+        self.fill_, self.reference_ = _fit_background(self, X, layout, name)
 
     def _inputs_per_sample(self):
-        return len(self.masks_)
+        return len(self.masks_) * self._n_background()
 
-    def _mask_weights(self):
-        """Masks as (n_masks, n_pixels) float64 weights and (n_masks, n_features).
-
-        Built in :meth:`fit`; rebuilt (not stored, so that explaining leaves the
-        explainer unchanged) when ``masks_``, ``p1`` or ``debiased`` changed.
-        """
-        cache = getattr(self, "_weights_cache", None)
-        if (
-            cache is None
-            or cache[0] is not self.masks_
-            or cache[1:3] != (self.p1, self.debiased)
-        ):
-            cache = self._build_weights()
-        return cache[3], cache[4]
-
-    def _build_weights(self):
+    def _unit_masks(self):
+        """``masks_`` as it is now, checked: ``(n_masks, n_units)``."""
+        layout = self.layout_
         masks = np.asarray(self.masks_)
-        layout = self._layout()
-        if masks.ndim != 3 or masks.shape[1:] != layout.image_hw:
+        shape = (layout.n_units,) if layout.kind == "tabular" else layout.image_hw
+        if masks.ndim != 1 + len(shape) or masks.shape[1:] != tuple(shape):
+            expected = ", ".join(str(v) for v in shape)
             raise ValueError(
-                f"The masks_ of {type(self).__name__} must have shape "
-                f"(n_masks, {layout.height}, {layout.width}); got {masks.shape}."
+                f"The masks_ of {type(self).__name__} must have shape (n_masks, "
+                f"{expected}); got {masks.shape}."
             )
-        weights = masks.reshape(len(masks), -1).astype(np.float64)
-        if self.debiased:
-            weights -= self.p1
-        features = layout.pixels_to_features(masks)
-        return (self.masks_, self.p1, self.debiased, weights, features)
+        return masks.reshape(len(masks), -1)
 
     def _explain_chunk(self, X, targets, seeds):
         n, n_targets = targets.shape
-        flat = X.reshape(n, self.n_features_in_)
-        weights, masks = self._mask_weights()
-        fill = _cast_fill(self.fill_, flat.dtype)
-        n_masks = len(masks)
-        group = max(1, self.batch_size // n_masks)
-
-        def make_block(xs, rows):
-            block = xs[:, None, :] * masks[None, rows]
-            if np.ndim(fill) or fill != 0:
-                block += (1 - masks[None, rows]) * fill
-            return block
-
-        pixel_maps = np.empty((n, n_targets, weights.shape[1]))
-        for start in range(0, n, group):
-            stop = min(start + group, n)
-            scores = self._score_rows(flat[start:stop], n_masks, make_block)
-            scores = np.take_along_axis(scores, targets[start:stop, None, :], axis=2)
-            scores = scores.transpose(1, 0, 2).reshape(n_masks, -1)
-            sal = (weights.T @ scores) / (n_masks * self.p1)
-            pixel_maps[start:stop] = sal.T.reshape(stop - start, n_targets, -1)
-        return {"maps": self._to_input_maps(pixel_maps, n, n_targets)}
-
-    def __getstate__(self):
-        state = super().__getstate__()
-        state.pop("_weights_cache", None)  # derived from masks_: not pickled
-        return state
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        if "masks_" in state:
-            self._weights_cache = self._build_weights()
+        if n == 0:
+            return {"maps": np.empty((0, n_targets, *self.input_shape_))}
+        layout = self.layout_
+        units = self._unit_masks()  # read now: edits of masks_ are honoured
+        n_masks = len(units)
+        keep = layout.units_to_features(units)
+        if layout.kind == "tabular" and X.dtype == object:
+            keep = keep.astype(bool)
+        scores = self._scores(X.reshape(n, -1), keep, targets)
+        weights = units.astype(np.float64)
+        if self.debiased:
+            weights = weights - self.p1
+        # (n, n_targets, n_units): score-weighted mean of the masks / p1.
+        sal = np.einsum("nkt,ku->ntu", scores, weights) / (n_masks * self.p1)
+        maps = self._spread(sal)
+        return {"maps": maps.reshape(n, n_targets, *self.input_shape_)}
 
 
 def _rise_masks(n_masks, grid, p1, image_hw, seed):

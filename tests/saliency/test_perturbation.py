@@ -98,9 +98,7 @@ def torch_cnn():
 def test_occlusion_closed_form_multiclass(digits, logreg):
     """Check that a 1x1 window on a linear model gives coef_[c, p] * x[p]."""
     X, _ = digits
-    occ = Occlusion(
-        logreg, window=1, response_method="decision_function", target="all"
-    ).fit(X)
+    occ = Occlusion(logreg, response_method="decision_function", target="all").fit(X)
     maps = occ.transform(X[:N_EXPLAINED]).reshape(N_EXPLAINED, 10, 64)
     expected = logreg.coef_[None] * X[:N_EXPLAINED, None, :]
     assert_allclose(maps, expected, rtol=1e-9, atol=1e-12)
@@ -110,7 +108,7 @@ def test_occlusion_closed_form_binary(digits, binary_logreg):
     """Check that a binary linear model gives the [-d, d] maps -+coef_ * x."""
     X, _ = digits
     occ = Occlusion(
-        binary_logreg, window=1, response_method="decision_function", target="all"
+        binary_logreg, response_method="decision_function", target="all"
     ).fit(X)
     maps = occ.explain(X[:N_EXPLAINED]).maps.reshape(N_EXPLAINED, 2, 64)
     d = binary_logreg.coef_[0] * X[:N_EXPLAINED]
@@ -125,7 +123,12 @@ def test_occlusion_brute_force(digits, mlp, window, stride):
     """Check that the vectorised maps equal a plain loop over windows."""
     X, _ = digits
     occ = Occlusion(
-        mlp, window=window, stride=stride, target="all", response_method="predict_proba"
+        mlp,
+        window=window,
+        stride=stride,
+        image_shape=(8, 8),
+        target="all",
+        response_method="predict_proba",
     ).fit(X)
     maps = occ.explain(X[:3]).maps
     expected = _brute_force_occlusion(mlp.predict_proba, X[:3], window, stride, (8, 8))
@@ -135,12 +138,15 @@ def test_occlusion_brute_force(digits, mlp, window, stride):
 def test_occlusion_window_placement():
     """Check xaitk's placement: 784 windows of 2x2 at stride 1 cover a 28x28 image."""
     X = np.random.RandomState(0).rand(3, 784)
-    occ = Occlusion(lambda X: X[:, :3], window=(2, 2), stride=(1, 1)).fit(X)
+    occ = Occlusion(
+        lambda X: X[:, :3], window=(2, 2), stride=(1, 1), image_shape=(28, 28)
+    ).fit(X)
     assert occ.masks_.shape == (784, 28, 28)
     assert occ.masks_.dtype == bool
     assert occ.masks_.any(axis=0).all()
     assert occ.masks_[-1].sum() == 1  # the last window is clipped to one pixel
-    assert Occlusion(lambda X: X[:, :3], window=4).fit(X).masks_.shape == (49, 28, 28)
+    by_4 = Occlusion(lambda X: X[:, :3], window=4, image_shape=(28, 28)).fit(X)
+    assert by_4.masks_.shape == (49, 28, 28)
 
 
 def test_occlusion_skips_windows_that_change_nothing():
@@ -153,7 +159,7 @@ def test_occlusion_skips_windows_that_change_nothing():
 
     X = np.zeros((2, 16))
     X[0, 5] = 2.0
-    occ = Occlusion(model, window=1, target="all").fit(X)
+    occ = Occlusion(model, window=1, image_shape=(4, 4), target="all").fit(X)
     calls.clear()
     maps = occ.explain(X).maps
     # predictions of the two samples, then the samples and one changed window
@@ -162,7 +168,8 @@ def test_occlusion_skips_windows_that_change_nothing():
     expected[0, :, 5] = [2.0, -2.0]
     assert_allclose(maps.reshape(2, 2, 16), expected)
     assert occ.explain(X[:0]).maps.shape == (0, 2, 4, 4)
-    rise = RISE(model, n_masks=3, grid_size=2, target="all").fit(X)
+    rise = RISE(model, n_masks=3, grid_size=2, image_shape=(4, 4), target="all")
+    rise.fit(X)
     assert rise.explain(X[:0]).maps.shape == (0, 2, 4, 4)
 
 
@@ -171,11 +178,12 @@ def test_perturbation_n_jobs_batch_size_invariance(digits, mlp, Explainer):
     """Check the same maps for n_jobs 1 and 2, any batch_size, a row alone."""
     X, _ = digits
     params = (
-        {"window": (2, 2), "stride": (1, 1)}
+        {"window": (2, 2), "stride": (1, 1), "image_shape": (8, 8)}
         if Explainer is Occlusion
         else {
             "n_masks": 40,
             "grid_size": 4,
+            "image_shape": (8, 8),
             "random_state": 0,
         }
     )
@@ -193,7 +201,9 @@ def test_perturbation_n_jobs_batch_size_invariance(digits, mlp, Explainer):
 def test_occlusion_fill_mean_and_image(digits, logreg):
     """Check fill='mean' learns the reference mean and an image fill is used."""
     X, _ = digits
-    occ = Occlusion(logreg, window=2, fill="mean", target="all").fit(X)
+    occ = Occlusion(
+        logreg, window=2, fill="mean", image_shape=(8, 8), target="all"
+    ).fit(X)
     assert_allclose(occ.fill_, X.mean(axis=0))
     expected = _brute_force_occlusion(
         logreg.decision_function, X[:2], (2, 2), (2, 2), (8, 8), fill=X.mean(axis=0)
@@ -201,23 +211,26 @@ def test_occlusion_fill_mean_and_image(digits, logreg):
     assert_allclose(occ.explain(X[:2]).maps, expected, rtol=1e-10, atol=1e-12)
 
     image = X.mean(axis=0).reshape(8, 8)
-    by_image = Occlusion(logreg, window=2, fill=image, target="all").fit(X)
+    by_image = Occlusion(
+        logreg, window=2, fill=image, image_shape=(8, 8), target="all"
+    ).fit(X)
     assert_allclose(by_image.transform(X[:2]), occ.transform(X[:2]))
-    constant = Occlusion(logreg, window=2, fill=np.full((8, 8), 0.3)).fit(X)
-    number = Occlusion(logreg, window=2, fill=0.3).fit(X)
+    kw = {"window": 2, "image_shape": (8, 8)}
+    constant = Occlusion(logreg, fill=np.full((8, 8), 0.3), **kw).fit(X)
+    number = Occlusion(logreg, fill=0.3, **kw).fit(X)
     assert_allclose(constant.transform(X[:2]), number.transform(X[:2]))
 
 
 def test_occlusion_normalize_maxabs(digits, mlp):
     """Check normalize='maxabs' divides each class map by its largest |value|."""
     X, _ = digits
-    raw = Occlusion(mlp, window=2, stride=1, target="all").fit(X)
+    raw = Occlusion(mlp, window=2, stride=1, image_shape=(8, 8), target="all").fit(X)
     scaled = clone(raw).set_params(normalize="maxabs").fit(X)
     r = raw.transform(X[:3]).reshape(3, 10, 64)
     s = scaled.transform(X[:3]).reshape(3, 10, 64)
     assert_allclose(np.abs(s).max(axis=2), 1.0)
     assert_allclose(s, r / np.abs(r).max(axis=2, keepdims=True), rtol=1e-12)
-    flat = Occlusion(lambda X: np.ones((len(X), 2)), window=2, normalize="maxabs")
+    flat = Occlusion(lambda X: np.ones((len(X), 2)), normalize="maxabs")
     assert_array_equal(flat.fit(X).transform(X[:2]), 0.0)  # zero maps stay zero
 
 
@@ -272,12 +285,15 @@ def test_occlusion_torch_cnn(digits, torch_cnn):
 
     expl = Occlusion(torch_cnn, window=2, stride=1, target="all").fit(X4).explain(X4)
     assert expl.maps.shape == (3, 10, 1, 8, 8)
-    flat = Occlusion(flat_scores, window=2, stride=1, target="all").fit(X[:3])
+    flat = Occlusion(
+        flat_scores, window=2, stride=1, image_shape=(8, 8), target="all"
+    ).fit(X[:3])
     assert_allclose(expl.maps[:, :, 0], flat.explain(X[:3]).maps, rtol=1e-12)
     params = {"n_masks": 30, "grid_size": 4, "random_state": 0, "target": "all"}
     maps = RISE(torch_cnn, **params).fit(X4).explain(X4).maps
     assert maps.shape == (3, 10, 1, 8, 8)
-    flat_maps = RISE(flat_scores, **params).fit(X[:3]).explain(X[:3]).maps
+    flat_rise = RISE(flat_scores, image_shape=(8, 8), **params).fit(X[:3])
+    flat_maps = flat_rise.explain(X[:3]).maps
     assert_allclose(maps[:, :, 0], flat_maps, rtol=1e-12)
 
 
@@ -322,7 +338,7 @@ def test_occlusion_pipeline_model(digits):
     pipe = make_pipeline(
         StandardScaler(), LogisticRegression(solver="saga", tol=0.1, max_iter=20)
     ).fit(X[:300], y[:300])
-    occ = Occlusion(pipe, window=1, target="all").fit(X)
+    occ = Occlusion(pipe, target="all").fit(X)
     maps = occ.transform(X[:3]).reshape(3, 10, 64)
     scaler, clf = pipe[0], pipe[-1]
     expected = clf.coef_[None] * (X[:3] / scaler.scale_)[:, None, :]
@@ -332,8 +348,9 @@ def test_occlusion_pipeline_model(digits):
 def test_occlusion_callable_model(digits, logreg):
     """Check a plain callable gives the same maps as the model it wraps."""
     X, _ = digits
-    by_model = Occlusion(logreg, window=2, response_method="predict_proba").fit(X)
-    by_callable = Occlusion(logreg.predict_proba, window=2).fit(X)
+    kw = {"window": 2, "image_shape": (8, 8)}
+    by_model = Occlusion(logreg, response_method="predict_proba", **kw).fit(X)
+    by_callable = Occlusion(logreg.predict_proba, **kw).fit(X)
     assert_allclose(by_callable.transform(X[:3]), by_model.transform(X[:3]))
     assert_array_equal(by_callable.classes_, np.arange(10))
 
@@ -357,7 +374,7 @@ def test_occlusion_dataframe_index_and_pandas_output(digits, logreg):
     X, _ = digits
     columns = [f"px{i}" for i in range(64)]
     frame = pd.DataFrame(X[:3], columns=columns, index=[10, 20, 30])
-    occ = Occlusion(logreg, window=2).fit(frame)
+    occ = Occlusion(logreg).fit(frame)
     tidy = occ.explain(frame).to_frame()
     assert list(pd.unique(tidy["sample"])) == [10, 20, 30]
     out = occ.set_output(transform="pandas").transform(frame)
@@ -369,7 +386,8 @@ def test_occlusion_dataframe_index_and_pandas_output(digits, logreg):
 def test_occlusion_mean_by_class(digits, logreg):
     """Check per-class average maps through Explanation.mean(by=y)."""
     X, y = digits
-    expl = Occlusion(logreg, window=2, target="all").fit(X).explain(X[:20])
+    occ = Occlusion(logreg, window=2, image_shape=(8, 8), target="all").fit(X)
+    expl = occ.explain(X[:20])
     means = expl.mean(by=y[:20])
     assert means.maps.shape == (len(np.unique(y[:20])), 10, 8, 8)
     first = y[:20] == means.index[0]
@@ -407,9 +425,11 @@ def test_perturbation_width_mismatch(digits, logreg):
 @pytest.mark.parametrize(
     "params, match",
     [
-        ({"window": (9, 2)}, r"'window'.*\(8, 8\)"),
-        ({"window": (2, 2), "stride": 0}, r"'stride'.*\(8, 8\)"),
-        ({"window": 2, "stride": (1, 0)}, r"'stride'.*\(8, 8\)"),
+        ({"window": (9, 2), "image_shape": (8, 8)}, r"'window'.*\(8, 8\)"),
+        ({"window": 2, "stride": 0, "image_shape": (8, 8)}, r"'stride'.*\(8, 8\)"),
+        ({"window": 2, "stride": (1, 0), "image_shape": (8, 8)}, r"'stride'.*\(8"),
+        ({"window": 2, "stride": 3, "image_shape": (8, 8)}, "'stride'.*uncovered"),
+        ({"window": 2}, "'window'.*table"),
         ({"window": (1, 2, 3)}, "'window'"),
         ({"fill": np.zeros(5)}, "'fill'"),
         ({"fill": np.full(64, np.nan)}, "'fill'"),
@@ -457,16 +477,19 @@ def test_perturbation_callable_wrong_shape(digits):
 def test_rise_masks_reproducible(digits, logreg):
     """Check masks have the right shape, mean close to p1, and follow the seed."""
     X, _ = digits
-    rise = RISE(logreg, n_masks=2000, grid_size=4, p1=0.3, random_state=0).fit(X)
+    kw = {"n_masks": 2000, "grid_size": 4, "p1": 0.3, "image_shape": (8, 8)}
+    rise = RISE(logreg, random_state=0, **kw).fit(X)
     assert rise.masks_.shape == (2000, 8, 8)
     assert rise.masks_.dtype == np.float32
     assert rise.masks_.min() >= 0 and rise.masks_.max() <= 1
     assert abs(rise.masks_.mean() - 0.3) < 0.02
-    again = RISE(logreg, n_masks=2000, grid_size=4, p1=0.3, random_state=0).fit(X)
+    again = RISE(logreg, random_state=0, **kw).fit(X)
     assert_array_equal(again.masks_, rise.masks_)
-    other = RISE(logreg, n_masks=2000, grid_size=4, p1=0.3, random_state=1).fit(X)
+    other = RISE(logreg, random_state=1, **kw).fit(X)
     assert not np.array_equal(other.masks_, rise.masks_)
-    rect = RISE(logreg, n_masks=3, grid_size=(2, 4), random_state=0).fit(X)
+    rect = RISE(
+        logreg, n_masks=3, grid_size=(2, 4), image_shape=(8, 8), random_state=0
+    ).fit(X)
     assert rect.masks_.shape == (3, 8, 8)
 
 
@@ -474,7 +497,14 @@ def test_rise_masks_reproducible(digits, logreg):
 def test_rise_all_ones_masks(digits, logreg, debiased):
     """Check all-ones masks give f(x) / p1 everywhere ((1 - p1) f(x) / p1 debiased)."""
     X, _ = digits
-    rise = RISE(logreg, n_masks=4, p1=0.25, debiased=debiased, target="all").fit(X)
+    rise = RISE(
+        logreg,
+        n_masks=4,
+        p1=0.25,
+        debiased=debiased,
+        image_shape=(8, 8),
+        target="all",
+    ).fit(X)
     rise.masks_ = np.ones_like(rise.masks_)
     maps = rise.explain(X[:3]).maps
     rise.masks_ = np.ones((4, 7, 7), dtype=np.float32)
@@ -499,6 +529,7 @@ def test_rise_brute_force(digits, mlp, debiased, fill):
         p1=0.4,
         fill=fill,
         debiased=debiased,
+        image_shape=(8, 8),
         target="all",
         response_method="predict_proba",
         random_state=0,
