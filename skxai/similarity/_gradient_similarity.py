@@ -415,7 +415,7 @@ class GradientSimilarity(ExplainerMixin, BaseExplainer):
 
     def _fit(self, X, y):
         from ..models._adapters import _module_dtype
-        from ._store import build_plan, compact, nbytes
+        from ._store import build_plan, compact, nbytes, to_tensor
 
         name = type(self).__name__
         if y is None:
@@ -433,7 +433,7 @@ class GradientSimilarity(ExplainerMixin, BaseExplainer):
             )
         forward, module, device = self.adapter_.torch_forward(self.response_method_)
         self._dtype = _module_dtype(module)
-        x_probe = _to_tensor(X[:1], self._dtype, device)
+        x_probe = to_tensor(X[:1], self._dtype, device)
         self.plans_ = build_plan(
             forward, module, x_probe, self.layers, name, self.projection_dim,
             check_random_state(self.random_state),
@@ -593,7 +593,8 @@ class GradientSimilarity(ExplainerMixin, BaseExplainer):
             (decreasing similarity), ``most_similar`` and ``least_similar`` (the
             5 most and least similar reference samples, shaped like ``X``), the
             reference labels ``ref_labels`` and predictions ``ref_predictions``,
-            and the samples' ``predictions`` and ``labels``.
+            the samples' ``predictions`` and ``labels``, and their ``layout``
+            (a table's feature names).
         """
         index = getattr(X, "index", None)
         X, y, S, pred = self._similarities(X, y)
@@ -615,6 +616,7 @@ class GradientSimilarity(ExplainerMixin, BaseExplainer):
             labels=y,
             images=X,
             index=index,
+            layout=self.layout_,
             params=self.get_params(deep=False),
             explainer=type(self).__name__,
         )
@@ -668,11 +670,6 @@ def _safe_lookup(lookup, value):
     except TypeError:
         return None
 
-
-def _to_tensor(X, dtype, device):
-    import torch
-
-    return torch.as_tensor(np.ascontiguousarray(X), dtype=dtype, device=device)
 
 
 def _rank(S, k):

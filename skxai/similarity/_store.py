@@ -306,9 +306,17 @@ def collect(
     )
 
 
+def to_tensor(X, dtype, device):
+    """``X`` as a tensor (a copy when read-only, e.g. a DataFrame's values)."""
+    X = np.ascontiguousarray(X)
+    if not X.flags.writeable:
+        X = X.copy()
+    return torch.as_tensor(X, dtype=dtype, device=device)
+
+
 def _collect(plans, forward, module, X, target, loss, caller, dtype, device, numpy):
     loss = default_loss if loss is None else loss
-    x = torch.as_tensor(np.ascontiguousarray(X), dtype=dtype, device=device)
+    x = to_tensor(X, dtype, device)
     owner = threading.get_ident()
     records, recording = {}, [True]
     hooked = [p for p in plans if p.op != "func"]

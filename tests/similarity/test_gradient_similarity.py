@@ -481,3 +481,44 @@ def test_gradient_similarity_skorch_net(mlp_data):
     direct = GradientSimilarity(net.module_, similarity="cos").fit(X[:20], y[:20])
     np.testing.assert_array_equal(gs.transform(X[20:]), direct.transform(X[20:]))
     assert gs.layers_ == ["0", "2"]
+
+
+@pytest.mark.parametrize("similarity", ["dot", "cos"])
+def test_gradient_similarity_tabular_pipeline(similarity):
+    """Check GradientSimilarity on make_pipeline(StandardScaler(),
+    LogisticRegression()) with a DataFrame (it crashed with AttributeError): the
+    scores equal those of the final step on the scaled data, the explanation is
+    tabular with the DataFrame's column names and index, and transform keeps
+    working with set_output(transform="pandas")."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    X.index = X.index + 1000
+    ref, query = slice(0, 80), slice(80, 86)
+    clf = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
+    gs = GradientSimilarity(clf, similarity=similarity).fit(X.iloc[ref], y.iloc[ref])
+    Z = clf[0].transform(X)
+    bare = GradientSimilarity(clf[-1], similarity=similarity).fit(
+        Z[ref], y.iloc[ref].to_numpy()
+    )
+    np.testing.assert_allclose(
+        gs._similarities(X.iloc[query], None)[2],
+        bare._similarities(Z[query], None)[2],
+        rtol=1e-9, atol=1e-30,
+    )
+    expl = gs.explain(X.iloc[query])
+    assert expl.layout.kind == "tabular"
+    assert list(expl.layout.feature_names) == list(X.columns)
+    assert expl.most_similar.shape == (6, 5, 30)
+    np.testing.assert_allclose(
+        expl.most_similar[:, 0], X.iloc[ref].to_numpy()[expl.ordered_indices[:, 0]]
+    )
+    frame = expl.to_frame()
+    assert list(frame["sample"].unique()) == list(X.index[query])
+    gs.set_output(transform="pandas")
+    ranks = gs.transform(X.iloc[query])
+    assert list(ranks.index) == list(X.index[query])
+    assert 0.0 <= gs.score(X.iloc[80:120], y.iloc[80:120]) <= 1.0
