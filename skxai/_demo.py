@@ -11,6 +11,7 @@ each figure with a line on what it shows.
 import html
 import time
 import traceback
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ class _Report:
         self.figures = []  # (section, filename, title, caption)
         self.tables = []  # (filename, caption)
         self.skipped = []  # (what, why)
+        self.findings = []  # (explainer, what it found, what it did not find)
         self.start = time.perf_counter()
 
     def log(self, message):
@@ -51,6 +53,11 @@ class _Report:
         self.tables.append((filename, caption))
         self.log(f"wrote {path} ({len(frame)} rows)")
         return path
+
+    def finding(self, explainer, found, not_found):
+        """Record what an explainer found and what it did not (or ``"-"``)."""
+        self.findings.append((explainer, found, not_found or "-"))
+        self.log(f"{explainer}: {found}; not found: {not_found or '-'}")
 
     def skip(self, what, exc):
         why = f"{type(exc).__name__}: {exc}"
@@ -81,6 +88,7 @@ def _sizes(name, quick):
         "n_train": 1000, "n_explain": 300, "window": (2, 2), "stride": (1, 1),
         "epochs": 6, "n_steps": 16, "cem_iter": 100, "cem_c_steps": 2,
         "cem_modes": 2, "n_ref": 400, "n_curve": 40, "mlp_iter": 100,
+        "n_cem": 10,
     }
     if name == "MNIST":
         sizes.update(n_train=6000, n_explain=200, stride=(2, 2), epochs=4,
@@ -88,7 +96,8 @@ def _sizes(name, quick):
     if quick:
         sizes.update(
             n_train=300, n_explain=30, epochs=3, n_steps=4, cem_iter=30,
-            cem_c_steps=1, cem_modes=1, n_ref=100, n_curve=8, mlp_iter=40,
+            cem_c_steps=1, cem_modes=2, n_ref=100, n_curve=8, mlp_iter=40,
+            n_cem=3,
         )
         if name == "MNIST":
             sizes.update(n_train=200, n_explain=20, window=(4, 4), stride=(4, 4),
@@ -102,6 +111,7 @@ def _black_box(report, X_train, y_train, X_test, y_test, image_shape, sizes):
     from sklearn.neural_network import MLPClassifier
 
     from .plotting import ClassMapsDisplay
+    from .plotting._base import remember_response_method, score_name
     from .saliency import Occlusion
 
     n = len(X_train)
@@ -134,7 +144,17 @@ def _black_box(report, X_train, y_train, X_test, y_test, image_shape, sizes):
             model, window=sizes["window"], stride=sizes["stride"], target="all",
             image_shape=image_shape,
         ).fit(X_train)
-        expl = occ.explain(X_test, y_test)
+        expl = remember_response_method(occ.explain(X_test, y_test), occ)
+        score = score_name(expl.response_method)
+        maps = np.asarray(expl.maps).reshape(len(X_test), expl.maps.shape[1], -1)
+        n_zero = int((np.abs(maps).max(axis=2) == 0).sum())
+        report.finding(
+            f"Occlusion of the {label}",
+            f"{maps.shape[0] * maps.shape[1]} maps ({len(X_test)} images x "
+            f"{maps.shape[1]} classes) in {score} differences",
+            f"{n_zero} maps are all zero (no window changes that class's {score})"
+            if n_zero else None,
+        )
         report.figure(
             ClassMapsDisplay.from_explanation(expl, sample=0),
             f"{key}_class_maps.png",
@@ -154,8 +174,9 @@ def _black_box(report, X_train, y_train, X_test, y_test, image_shape, sizes):
             f"The {label}'s Occlusion maps averaged over the {len(X_test)} test "
             "images, one row per true digit (the mean image first) and one column "
             "per explained class: the global view of which pixels the model uses "
-            "for each class. The diagonal shows what a digit looks like to the "
-            "model; off-diagonal blue marks the strokes that rule a class out.",
+            f"for each class, in {score} differences on one shared scale. The "
+            "diagonal shows what a digit looks like to the model; off-diagonal "
+            "blue marks the strokes that rule a class out.",
         )
         n_csv = min(len(X_test), 20)
         report.table(
@@ -241,30 +262,39 @@ def _torch_part(report, X_train, y_train, X_test, y_test, image_shape, sizes):
         from .saliency import IntegratedGradients, SmoothGrad
 
         methods = {
-            "vanilla": Saliency(net),
-            "smoothed": SmoothGrad(Saliency(net), n_samples=steps, noise=0.15,
-                                   random_state=0),
-            "integrated": IntegratedGradients(net, n_steps=steps),
-            "SmInt": SmoothGrad(IntegratedGradients(net, n_steps=steps),
-                                n_samples=steps, noise=0.15, random_state=0),
+            "Saliency": Saliency(net),
+            "SmoothGrad(Saliency)": SmoothGrad(
+                Saliency(net), n_samples=steps, noise=0.15, random_state=0
+            ),
+            "IntegratedGradients": IntegratedGradients(net, n_steps=steps),
+            "SmoothGrad(IntegratedGradients)": SmoothGrad(
+                IntegratedGradients(net, n_steps=steps), n_samples=steps,
+                noise=0.15, random_state=0,
+            ),
         }
         methods = {k: v.fit(Xt_train) for k, v in methods.items()}
+        display = SaliencyDisplay.from_explainer(
+            methods, Xt_test, y_test, samples=np.arange(samples)
+        )
         report.figure(
-            SaliencyDisplay.from_explainer(
-                methods, Xt_test, y_test, samples=np.arange(samples)
-            ),
+            display,
             "cnn_saliency_grid.png",
             "Gradient saliency on a CNN",
             "Vanilla, smoothed, integrated and SmInt gradients",
             "Gradient maps of the CNN for its predicted class, one row per test "
-            "image: the vanilla gradient, SmoothGrad (gradients averaged over noisy "
-            "copies), Integrated Gradients (gradients along the path from a black "
-            "image, times the input), and SmoothGrad over Integrated Gradients "
-            "(SmInt); the last column overlays SmInt on the image. Each column has "
-            "its own colour scale, symmetric around zero.",
+            "image: the vanilla gradient of the logit, SmoothGrad (gradients "
+            "averaged over noisy copies), Integrated Gradients (gradients along "
+            "the path from a black image, times the input: logit differences that "
+            "add up to the logit's change from the black image), and SmoothGrad "
+            "over Integrated Gradients (SmInt); the last column overlays SmInt on "
+            "the image. Each column has its own colour scale, symmetric around "
+            "zero, labelled with what its values are."
+            + _zero_note(display),
         )
-        curve_methods = {"integrated": methods["integrated"],
-                         "vanilla": methods["vanilla"]}
+        _completeness(report, methods["IntegratedGradients"], Xt_test, y_test,
+                      sizes)
+        curve_methods = {"integrated": methods["IntegratedGradients"],
+                         "vanilla": methods["Saliency"]}
     except (ImportError, AttributeError) as exc:
         report.skip("gradient saliency grid", exc)
         curve_methods = {"vanilla": Saliency(net).fit(Xt_train)}
@@ -279,17 +309,30 @@ def _torch_part(report, X_train, y_train, X_test, y_test, image_shape, sizes):
             "Grad-CAM": GradCAM(net),
         }
         rules = {k: v.fit(Xt_train) for k, v in rules.items()}
-        report.figure(
-            SaliencyDisplay.from_explainer(
+        with warnings.catch_warnings():
+            # All-zero Grad-CAM maps are marked in the figure and counted below.
+            warnings.simplefilter("ignore", UserWarning)
+            display = SaliencyDisplay.from_explainer(
                 rules, Xt_test, y_test, samples=np.arange(samples)
-            ),
+            )
+        zero = display.zero_maps_
+        for j, name in enumerate(rules):
+            report.finding(
+                f"{name} (CNN)",
+                f"{len(zero) - zero[:, j].sum()} of {len(zero)} shown maps non-zero",
+                f"{zero[:, j].sum()} maps all zero" if zero[:, j].any() else None,
+            )
+        report.figure(
+            display,
             "cnn_backprop_grid.png",
             "Gradient saliency on a CNN",
             "Vanilla, guided backprop, deconvolution and Grad-CAM",
             "The same images explained by backpropagation rules: guided backprop "
             "lets only positive gradients through the ReLUs, deconvolution passes "
             "back rectified gradients, Grad-CAM weighs the last convolution's "
-            "feature maps by their gradients (coarse but class-specific).",
+            "feature maps by their gradients (coarse but class-specific; never "
+            "negative, so it is drawn from white at zero to red)."
+            + _zero_note(display),
         )
     except (ImportError, AttributeError) as exc:
         report.skip("backprop rules", exc)
@@ -302,41 +345,61 @@ def _torch_part(report, X_train, y_train, X_test, y_test, image_shape, sizes):
 
 
 def _training_figure(report, net, watched, labels):
-    import matplotlib.pyplot as plt
-
-    from .plotting._base import symmetric_limit, to_image, to_map
+    from .plotting import SaliencyDisplay
 
     history = [np.asarray(m) for m in net.history[:, "saliency"]]
     epochs = np.linspace(0, len(history) - 1, min(4, len(history))).round()
     epochs = list(dict.fromkeys(epochs.astype(int)))
-    n = len(watched)
-    fig, axes = plt.subplots(
-        n, 1 + len(epochs), figsize=(1.7 * (1 + len(epochs)) + 0.6, 1.7 * n),
-        squeeze=False, layout="constrained",
-    )
-    vmax = symmetric_limit(np.stack([history[e] for e in epochs]))
-    for i in range(n):
-        axes[i, 0].imshow(to_image(watched[i]), cmap="gray")
-        axes[i, 0].set_ylabel(f"label: {labels[i]}", fontsize="small")
-        for j, e in enumerate(epochs):
-            im = axes[i, 1 + j].imshow(
-                to_map(history[e][i, 0]), cmap="RdBu_r", vmin=-vmax, vmax=vmax
-            )
-        for axis in axes[i]:
-            axis.set_xticks([])
-            axis.set_yticks([])
-    axes[0, 0].set_title("input", fontsize="medium")
-    for j, e in enumerate(epochs):
-        axes[0, 1 + j].set_title(f"epoch {e + 1}", fontsize="medium")
-    fig.colorbar(im, ax=list(axes.ravel()), shrink=0.7)
+    maps = np.stack([history[e][:, 0] for e in epochs], axis=1)
+    display = SaliencyDisplay(
+        watched,
+        maps,
+        method_names=[f"epoch {e + 1}" for e in epochs],
+        labels=labels,
+        value_labels="gradient of logit",
+    ).plot(scale="shared", overlay=False)
     report.figure(
-        fig,
+        display,
         "cnn_saliency_training.png",
         "Gradient saliency on a CNN",
         "Saliency during training (skorch callback)",
-        "Vanilla gradient maps of three fixed test images, recorded by "
-        "skxai.callbacks.SaliencyCallback at the end of training epochs: the maps "
-        "sharpen onto the strokes as the network learns.",
+        "Vanilla gradient maps (gradient of the logit of the predicted class) of "
+        "three fixed test images, recorded by skxai.callbacks.SaliencyCallback at "
+        "the end of training epochs, on one shared colour scale: the maps sharpen "
+        "onto the strokes as the network learns.",
+    )
+
+
+def _zero_note(display):
+    """A caption sentence on the maps a display marked as all zero."""
+    n_zero = int(np.asarray(display.zero_maps_).sum())
+    if not n_zero:
+        return ""
+    return (
+        f" {n_zero} of the maps are all zero (the method found nothing for that "
+        "image); their panels say so."
+    )
+
+
+def _completeness(report, ig, Xt_test, y_test, sizes):
+    """Report how far Integrated Gradients' maps are from adding up."""
+    n = min(len(Xt_test), sizes["n_curve"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        expl = ig.explain(Xt_test[:n], y_test[:n])
+    delta = np.abs(np.asarray(expl.delta, dtype=np.float64)).ravel()
+    gap = np.abs(
+        np.asarray(expl.maps, dtype=np.float64).reshape(n, -1).sum(axis=1)
+        - np.asarray(expl.delta, dtype=np.float64).ravel()
+    )
+    relative = delta / np.maximum(gap, 1e-12)
+    report.finding(
+        f"IntegratedGradients (CNN, n_steps={ig.n_steps})",
+        f"maps of {n} images; completeness delta |sum of map - (f(x) - "
+        f"f(black))|: median {np.median(delta):.2g}, max {delta.max():.2g} logits "
+        f"(median {np.median(relative):.1%} of the logit change)",
+        f"{int((relative > 0.05).sum())} of {n} images are more than 5% off: more "
+        "n_steps would close the gap" if (relative > 0.05).any() else None,
     )
 
 
@@ -362,7 +425,17 @@ def _similarity_part(report, net, Xt_train, y_train, Xt_test, y_test, sizes):
             "with labels, predictions and scores; the bars give the mean "
             "similarity to the references of each class.",
         )
-        frame = gs.explain(Xt_test[:10], y_test[:10]).to_frame()
+        expl = gs.explain(Xt_test[:10], y_test[:10])
+        top = np.asarray(expl.ref_labels)[np.asarray(expl.ordered_indices)[:, 0]]
+        same = int((top == y_test[:10]).sum())
+        report.finding(
+            "GradientSimilarity (CNN, cosine)",
+            f"the most similar of {n_ref} references has the image's label for "
+            f"{same} of 10 test images",
+            f"{10 - same} of 10 have a most similar reference of another label"
+            if same < 10 else None,
+        )
+        frame = expl.to_frame()
         report.table(
             frame,
             "cnn_similarity.csv",
@@ -374,8 +447,6 @@ def _similarity_part(report, net, Xt_train, y_train, Xt_test, y_test, sizes):
 
 
 def _cem_part(report, net, Xt_train, Xt_test, y_test, sizes):
-    import warnings
-
     from sklearn.exceptions import ConvergenceWarning
 
     try:
@@ -383,32 +454,76 @@ def _cem_part(report, net, Xt_train, Xt_test, y_test, sizes):
         from .plotting import ContrastiveDisplay
 
         max_iter = sizes["cem_iter"]
-        modes = (
-            ("pn", "the smallest addition (red) that makes the CNN change its "
-                   "answer, and the image with it added"),
-            ("pp", "the smallest part of the image that alone keeps the CNN's "
-                   "answer"),
-        )
-        for mode, caption in modes[: sizes["cem_modes"]]:
+        n = min(len(Xt_test), sizes["n_cem"])
+        for mode in ("pn", "pp")[: sizes["cem_modes"]]:
             cem = CEM(net, mode=mode, kappa=0.0, beta=0.1, max_iter=max_iter,
                       save_freq=max(1, max_iter // 4),
                       c_steps=sizes["cem_c_steps"]).fit(Xt_train)
             with warnings.catch_warnings():
-                # Samples without a solution are shown as "not found".
+                # Samples without a solution are shown and counted as such.
                 warnings.simplefilter("ignore", ConvergenceWarning)
-                display = ContrastiveDisplay.from_explainer(
-                    cem, Xt_test, y_test, samples=np.arange(3)
-                )
-            report.figure(
-                display,
-                f"cnn_cem_{mode}.png",
-                "Contrastive explanations (CEM)",
-                f"Pertinent {'negatives' if mode == 'pn' else 'positives'}",
-                f"CEM {mode.upper()}s of three test images: {caption}, with the "
-                "solution at a few iterations of the optimiser.",
+                expl = cem.explain(Xt_test[:n], y_test[:n])
+            display = ContrastiveDisplay.from_explanation(
+                expl, samples=np.arange(min(3, n))
             )
+            _cem_report(report, mode, expl, display, n, max_iter)
     except (ImportError, AttributeError, TypeError) as exc:
         report.skip("contrastive explanations", exc)
+
+
+def _cem_report(report, mode, expl, display, n, max_iter):
+    """The CEM finding and figure, captioned with what was and was not found."""
+    found = np.asarray(expl.found, dtype=bool)
+    delta = np.nan_to_num(np.asarray(expl.delta, dtype=np.float64)).reshape(n, -1)
+    empty = found & (np.abs(delta).max(axis=1) == 0)
+    name = mode.upper()
+    missing = []
+    if (~found).any():
+        missing.append(f"no {name} within {max_iter} iterations for {(~found).sum()}")
+    if empty.any():
+        missing.append(
+            f"{empty.sum()} PPs are empty: the CNN already gives the class to a "
+            "blank image, so nothing of the image is needed to keep it"
+        )
+    report.finding(
+        f"CEM pertinent {'negatives' if mode == 'pn' else 'positives'} (CNN)",
+        f"{name} found for {(found & ~empty).sum()} of {n} test images "
+        f"(found rate {found.mean():.0%})",
+        "; ".join(missing) or None,
+    )
+    shown = display.status_
+    counts = {s: shown.count(s) for s in ("found", "not found", "empty")}
+    if mode == "pn":
+        what = ("the smallest addition (red, white at zero) that makes the CNN "
+                "change its answer, and the image with it added")
+    else:
+        what = ("the smallest part of the image that alone keeps the CNN's "
+                "answer")
+    caption = f"CEM {name}s of {len(shown)} test images: {what}"
+    if counts["found"] < len(shown):
+        caption += (
+            f". Only {counts['found']} of the {len(shown)} shown images have one"
+        )
+        details = []
+        if counts["not found"]:
+            details.append(f"{counts['not found']} not found (marked 'no {name} "
+                           "found')")
+        if counts["empty"]:
+            details.append(f"{counts['empty']} empty (the CNN calls a blank image "
+                           "that class already)")
+        caption += ": " + ", ".join(details)
+    caption += (
+        ". The last columns show the best solution so far at a few iterations "
+        f"of the optimiser. Over the {n} explained images: found for "
+        f"{(found & ~empty).sum()}."
+    )
+    report.figure(
+        display,
+        f"cnn_cem_{mode}.png",
+        "Contrastive explanations (CEM)",
+        f"Pertinent {'negatives' if mode == 'pn' else 'positives'}",
+        caption,
+    )
 
 
 def _curve_part(report, net, methods, Xt_train, Xt_test, y_test, image_shape,
@@ -424,6 +539,16 @@ def _curve_part(report, net, methods, Xt_train, Xt_test, y_test, image_shape,
         display = CurveDisplay.from_explainer(
             explainers, Xt_test[:n], y_test[:n], n_steps=sizes["n_steps"] * 2
         )
+        aucs = display.aucs
+        for method in explainers:
+            deletion = aucs.get(f"{method} deletion")
+            insertion = aucs.get(f"{method} insertion")
+            report.finding(
+                f"{method} (CNN), faithfulness",
+                f"deletion AUC {deletion:.3f} (lower is better), insertion AUC "
+                f"{insertion:.3f} (higher is better) over {n} images",
+                None,
+            )
         report.figure(
             display,
             "cnn_curves.png",
@@ -448,6 +573,9 @@ figure { margin: 1.5em 0; }
 figure img { max-width: 100%; border: 1px solid #ddd; }
 figcaption { color: #444; margin-top: 0.4em; }
 .note { color: #666; font-size: 0.9em; }
+table.findings { border-collapse: collapse; font-size: 0.92em; }
+table.findings th, table.findings td { border: 1px solid #ccc; padding: 0.3em 0.5em;
+       text-align: left; vertical-align: top; }
 """
 
 
@@ -462,10 +590,25 @@ def _write_html(report, dataset, elapsed):
         "<h1>skxai demo</h1>",
         f'<p class="note">skxai {html.escape(__version__)}, {html.escape(dataset)}'
         f", made in {elapsed:.0f} s.</p>",
-        "<p>Explanations of digit classifiers. Saliency maps are drawn in red "
+        "<p>Explanations of digit classifiers. Signed maps are drawn in red "
         "(this pixel raises the score of the class) and blue (it lowers it), "
-        "with white at zero; the colour scales are symmetric around zero.</p>",
+        "with white at zero and colour scales symmetric around zero; maps that "
+        "cannot be negative (Grad-CAM) go from white at zero to red. Every colour "
+        "bar says what its values are (a logit or probability difference, a "
+        "gradient of the logit, ...). A map that is all zero, and an explanation "
+        "that was not found, say so in their panel.</p>",
     ]
+    if report.findings:
+        parts.append(
+            '<h2>What each explainer found</h2><table class="findings">'
+            "<tr><th>explainer</th><th>found</th><th>did not find</th></tr>"
+        )
+        for explainer, found, not_found in report.findings:
+            parts.append(
+                f"<tr><td>{html.escape(explainer)}</td><td>{html.escape(found)}</td>"
+                f"<td>{html.escape(not_found)}</td></tr>"
+            )
+        parts.append("</table>")
     section = None
     for sec, filename, title, caption in report.figures:
         if sec != section:
@@ -520,7 +663,8 @@ def run_demo(out_dir="skxai-demo", *, mnist=None, quick=False, torch="auto",
     -------
     files : dict
         ``figures`` and ``tables`` (lists of paths), ``report`` (the path of
-        ``report.html``) and ``skipped`` (list of ``(part, reason)``).
+        ``report.html``), ``skipped`` (list of ``(part, reason)``) and
+        ``findings`` (list of ``(explainer, found, not found)``).
     """
     import matplotlib.pyplot as plt  # noqa: F401  (fails early without matplotlib)
 
@@ -561,4 +705,5 @@ def run_demo(out_dir="skxai-demo", *, mnist=None, quick=False, torch="auto",
         "tables": [out_dir / f for f, _ in report.tables],
         "report": path,
         "skipped": list(report.skipped),
+        "findings": list(report.findings),
     }

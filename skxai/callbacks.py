@@ -52,6 +52,10 @@ class SaliencyCallback(_skorch_callbacks.Callback):
         Name of the history column.
     y : array-like of shape (n_samples,), default=None
         Labels of ``X``, for ``target="true"`` and the figure's row labels.
+    class_names : dict or sequence of str, default=None
+        Display names of the classes in the saved figures (a mapping
+        ``{label: name}`` or a sequence indexed by the label), e.g. the label
+        names of FastEstimator's saliency grid.
 
     Attributes
     ----------
@@ -80,13 +84,24 @@ class SaliencyCallback(_skorch_callbacks.Callback):
     (3, (2, 1, 2, 2))
     """
 
-    def __init__(self, explainer, X, *, every=1, save_dir=None, key="saliency", y=None):
+    def __init__(
+        self,
+        explainer,
+        X,
+        *,
+        every=1,
+        save_dir=None,
+        key="saliency",
+        y=None,
+        class_names=None,
+    ):
         self.explainer = explainer
         self.X = X
         self.every = every
         self.save_dir = save_dir
         self.key = key
         self.y = y
+        self.class_names = class_names
 
     def initialize(self):
         if int(self.every) < 1:
@@ -136,10 +151,13 @@ class SaliencyCallback(_skorch_callbacks.Callback):
         directory = Path(self.save_dir)
         directory.mkdir(parents=True, exist_ok=True)
         display = SaliencyDisplay.from_explanation(
-            explanation, samples=np.arange(len(explanation.maps))
+            explanation,
+            samples=np.arange(len(explanation.maps)),
+            class_names=self.class_names,
+            title=f"epoch {epoch}",
         )
-        display.figure_.suptitle(f"epoch {epoch}")
         path = directory / f"saliency_epoch_{epoch:03d}.png"
         display.figure_.savefig(path, dpi=80)
         plt.close(display.figure_)
         self.saved_.append(path)
+

@@ -172,15 +172,19 @@ def style_colorbar(bar, label=None, *, nbins=4, labelsize="small"):
     )
     bar.update_ticks()
     bar.ax.tick_params(labelsize=labelsize)
-    label = "" if label is None else str(label)
-    if power:
-        label = f"{label} (x 1e{power})" if label else f"x 1e{power}"
-    if label:
+    lines = [] if label is None else [str(label)]
+    if lines and bar.orientation == "horizontal":
         import textwrap
 
-        if bar.orientation == "horizontal":
-            label = "\n".join(textwrap.wrap(label, 24))
-        bar.set_label(label, fontsize=labelsize)
+        lines = textwrap.wrap(lines[0], 24, break_long_words=False)
+    if power:
+        unit = f"(x 1e{power})"
+        if lines and len(lines[-1]) + len(unit) < 26:
+            lines[-1] = f"{lines[-1]} {unit}"
+        else:
+            lines.append(unit)
+    if lines:
+        bar.set_label("\n".join(lines), fontsize=labelsize)
     return bar
 
 
@@ -267,7 +271,7 @@ def wrap_title(text, width=14):
         return f"{head}\n({tail}"
     import textwrap
 
-    return "\n".join(textwrap.wrap(text, width)) or text
+    return "\n".join(textwrap.wrap(text, width, break_long_words=False)) or text
 
 
 def clear_ticks(ax):

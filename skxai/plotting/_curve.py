@@ -81,11 +81,13 @@ class CurveDisplay:
         """
         plt = check_matplotlib_support("CurveDisplay")
         if ax is None:
-            fig, ax = plt.subplots(figsize=(5, 3.6), layout="constrained")
+            fig, ax = plt.subplots(figsize=(7.5, 4.2), layout="constrained")
         else:
             fig = ax.figure
         x = np.asarray(self.fractions, dtype=np.float64)
         self.lines_, self.bands_ = {}, {}
+        # One colour per method, one line style per kind of curve.
+        colours = {}
         for name, values in self.curves.items():
             values = np.atleast_2d(np.asarray(values, dtype=np.float64))
             if values.shape[1] != len(x):
@@ -97,20 +99,33 @@ class CurveDisplay:
             auc = None if self.aucs is None else self.aucs.get(name)
             if auc is None:
                 auc = float(np.trapezoid(mean, x))
-            (line,) = ax.plot(
-                x, mean, label=f"{name} (AUC {auc:.3f})", **(line_kw or {})
-            )
+            method, kind = _split_name(name)
+            kw = {"linestyle": "--" if kind == "insertion" else "-"}
+            if method in colours:
+                kw["color"] = colours[method]
+            kw.update(line_kw or {})
+            (line,) = ax.plot(x, mean, label=f"{name} (AUC {auc:.3f})", **kw)
+            colours.setdefault(method, line.get_color())
             self.lines_[name] = line
             if band and len(values) > 1:
                 lo, hi = np.percentile(values, [25, 75], axis=0)
                 self.bands_[name] = ax.fill_between(
-                    x, lo, hi, color=line.get_color(), alpha=0.2, linewidth=0
+                    x, lo, hi, color=line.get_color(), alpha=0.15, linewidth=0
                 )
-        ax.set_xlabel("fraction of pixels removed / inserted")
+        ax.set_xlabel("fraction of pixels removed (deletion) / inserted (insertion)")
         ax.set_ylabel("probability of the explained class")
         ax.set_xlim(0, 1)
         ax.set_ylim(-0.02, 1.02)
-        ax.legend(fontsize="small")
+        ax.grid(alpha=0.3)
+        # The legend sits right of the axes, never over the curves.
+        ax.legend(
+            fontsize="small",
+            loc="upper left",
+            bbox_to_anchor=(1.02, 1.0),
+            borderaxespad=0.0,
+            title="mean over samples (band: 25-75%)" if self.bands_ else None,
+            title_fontsize="small",
+        )
         self.figure_, self.ax_ = fig, ax
         return self
 
@@ -295,6 +310,14 @@ class CurveDisplay:
         return cls(fractions, curves, aucs=aucs).plot(
             ax=ax, band=band, line_kw=line_kw
         )
+
+
+def _split_name(name):
+    """``(method, kind)`` of a curve named ``"<method> deletion"`` or alike."""
+    for kind in _KINDS:
+        if name == kind or name.endswith(f" {kind}"):
+            return name[: -len(kind)].strip(), kind
+    return name, None
 
 
 def _curve(model, X, maps, targets, kind, n_steps, kwargs):

@@ -127,6 +127,7 @@ class SaliencyDisplay:
         image_cmap="gray",
         alpha=0.6,
         im_kw=None,
+        title=None,
     ):
         """Draw the grid.
 
@@ -153,6 +154,8 @@ class SaliencyDisplay:
         im_kw : dict, default=None
             Further keyword arguments of :meth:`matplotlib.axes.Axes.imshow` for
             the maps.
+        title : str, default=None
+            A title over the whole figure, above the column titles.
 
         Returns
         -------
@@ -206,8 +209,8 @@ class SaliencyDisplay:
             len(columns),
             left=0.5,
             right=1.0 if shared_bar else 0.15,
-            top=0.4,
-            bottom=0.75 if column_bars else 0.25,
+            top=0.8 if title else 0.4,
+            bottom=0.95 if column_bars else 0.25,
             caller="SaliencyDisplay",
         )
         limits = _limits(flat, scale)
@@ -248,9 +251,9 @@ class SaliencyDisplay:
             for j, axis in enumerate(axes[i]):
                 clear_ticks(axis)
                 if i == 0:
-                    title = wrap_title(columns[j])
-                    long = max(len(line) for line in title.split("\n")) > 16
-                    axis.set_title(title, fontsize="small" if long else "medium")
+                    heading = wrap_title(columns[j])
+                    long = max(len(line) for line in heading.split("\n")) > 16
+                    axis.set_title(heading, fontsize="small" if long else "medium")
             axes[i, 0].set_ylabel(self._row_label(i), fontsize="small")
         if overlay:
             last = names[-1] if len(names[-1]) <= 16 else "the last map"
@@ -267,6 +270,9 @@ class SaliencyDisplay:
                     axes[-1, offset + j], ims[-1, offset + j], label=labels[j]
                 )
                 self.colorbars_.append(bar)
+        if title:
+            # Above the column titles: the top margin keeps 0.4 inch for it.
+            fig.suptitle(title, y=1 - 0.06 / fig.get_size_inches()[1], va="top")
         self.figure_, self.ax_, self.im_ = fig, axes, ims
         self.column_names_ = columns
         return self
@@ -294,6 +300,7 @@ class SaliencyDisplay:
         overlay=None,
         colorbar=True,
         im_kw=None,
+        title=None,
     ):
         """Plot an Explanation, or several side by side, one row per sample.
 
@@ -324,6 +331,8 @@ class SaliencyDisplay:
             Draw colour bars.
         im_kw : dict, default=None
             Further keyword arguments of ``imshow`` for the maps.
+        title : str, default=None
+            A title over the whole figure.
 
         Returns
         -------
@@ -349,6 +358,7 @@ class SaliencyDisplay:
             overlay=overlay,
             colorbar=colorbar,
             im_kw=im_kw,
+            title=title,
         )
         n_shown = len(values["maps"])
         disp.left_out_ = left_out_note(disp.figure_, n_shown, n_shown + n_left_out)
