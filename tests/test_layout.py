@@ -114,3 +114,99 @@ def test_layout_bad_input(kwargs, match):
     input_shape = kwargs.pop("input_shape")
     with pytest.raises(ValueError, match=match):
         Layout.from_input(input_shape, caller="Occlusion", **kwargs)
+
+
+# ----------------------------------------------- explainers agree with layouts
+def _one_value_model(position):
+    """Class scores ``[v, -v]`` of the input value at ``position`` (flat index)."""
+
+    def model(X):
+        v = np.asarray(X, dtype=np.float64).reshape(len(X), -1)[:, position]
+        return np.column_stack([v, -v])
+
+    return model
+
+
+@pytest.mark.parametrize("input_shape", IMAGE_SHAPES + [(48,), (30,)])
+def test_explainers_and_frames_put_values_on_the_right_pixel(input_shape):
+    """Check Occlusion, RISE, to_frame and importance agree on pixel positions.
+
+    The model reads one known value (last channel, last row, middle column);
+    flat samples are (4, 4, 3) and (3, 5, 2) images given by image_shape.
+    """
+    from skxai.saliency import RISE, Occlusion
+
+    image_shape = {48: (4, 4, 3), 30: (3, 5, 2)}.get(input_shape[0])
+    shape = input_shape if image_shape is None else image_shape
+    x = np.zeros(shape)
+    if len(shape) == 2:
+        index, (i, j) = (shape[0] - 1, shape[1] // 2), (shape[0] - 1, shape[1] // 2)
+    elif image_shape is None:  # channels first
+        i, j = shape[1] - 1, shape[2] // 2
+        index = (shape[0] - 1, i, j)
+    else:  # channels last
+        i, j = shape[0] - 1, shape[1] // 2
+        index = (i, j, shape[2] - 1)
+    x[index] = 1.0
+    position = int(np.ravel_multi_index(index, shape))
+    X = np.random.default_rng(0).uniform(0.5, 1.0, size=(3, *input_shape))
+    model = _one_value_model(position)
+    kw = {"image_shape": image_shape, "target": 0}
+    occ = Occlusion(model, window=1, **kw).fit(X)
+    layout = occ.layout_
+    assert (
+        layout.kind == "image"
+        and (layout.height, layout.width) == shape[-2:]
+        or (image_shape is not None and (layout.height, layout.width) == shape[:2])
+    )
+    expl = occ.explain(X)
+    maps = expl.maps[:, 0]
+    assert maps.shape == (3, *shape)
+    # The map is the value itself on every channel of that pixel, 0 elsewhere.
+    units = layout.features_to_units(maps.reshape(3, -1), reduce="max")
+    assert np.flatnonzero(units[0]).tolist() == [i * layout.width + j]
+    frame = expl.to_frame()
+    hot = frame[frame["value"] != 0]
+    assert set(hot["row"]) == {i} and set(hot["col"]) == {j}
+    assert expl.importance().index[0] == f"r{i}c{j}"
+    grid = max(2, min(shape[-2:] if image_shape is None else shape[:2]) // 2)
+    rise = RISE(
+        model, n_masks=300, grid_size=grid, debiased=True, random_state=0, **kw
+    ).fit(X)
+    sal = rise.layout_.to_display(rise.transform(X).reshape(3, -1))
+    pixel = sal.reshape(3, layout.height, layout.width, -1).mean(axis=-1)
+    best = np.unravel_index(pixel[0].argmax(), pixel[0].shape)
+    assert abs(best[0] - i) <= 1 and abs(best[1] - j) <= 1  # smooth masks
+
+
+@pytest.mark.parametrize("width", TABLE_WIDTHS)
+def test_explainers_and_frames_put_values_on_the_right_feature(width):
+    """Check tabular Occlusion, RISE, to_frame and importance agree on features."""
+    import pandas as pd
+
+    from skxai.saliency import RISE, Occlusion
+
+    k = width - 2
+    columns = [f"col_{c}" for c in range(width)]
+    X = pd.DataFrame(
+        np.random.default_rng(0).uniform(0.5, 1.0, size=(4, width)),
+        columns=columns,
+        index=[7, 8, 9, 10],
+    )
+    model = _one_value_model(k)
+    occ = Occlusion(model, target=0).fit(X)
+    assert occ.layout_.kind == "tabular"
+    expl = occ.explain(X)
+    assert expl.maps.shape == (4, 1, width)
+    assert (np.flatnonzero(expl.maps[0, 0]) == [k]).all()
+    np.testing.assert_allclose(expl.maps[:, 0, k], X[columns[k]])
+    frame = expl.to_frame()
+    hot = frame[frame["value"] != 0]
+    assert set(hot["feature"]) == {columns[k]}
+    assert list(hot["sample"]) == [7, 8, 9, 10]
+    assert expl.importance().index[0] == columns[k]
+    rise = RISE(model, n_masks=400, debiased=True, random_state=0, target=0).fit(X)
+    sal = rise.transform(X)
+    assert (sal.argmax(axis=1) == k).all()
+    out = rise.set_output(transform="pandas").transform(X)
+    assert list(out.columns) == columns

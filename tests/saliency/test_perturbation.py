@@ -1,6 +1,7 @@
 """Tests of the black-box explainers Occlusion and RISE."""
 
 import pickle
+from pathlib import Path
 
 import joblib
 import numpy as np
@@ -549,3 +550,290 @@ def test_rise_target_predicted(digits, logreg):
     pred = logreg.predict(X[:3])
     all_maps = every.explain(X[:3]).maps
     assert_allclose(predicted.explain(X[:3]).maps[:, 0], all_maps[np.arange(3), pred])
+
+
+# ------------------------------------------------- reference libraries' maps
+REFERENCE = Path(__file__).parents[2] / "benchmarks/data/reference_occlusion.npz"
+
+
+def _reference_cases():
+    if not REFERENCE.exists():  # pragma: no cover
+        return []
+    with np.load(REFERENCE) as data:
+        return list(range(int(data["n_cases"])))
+
+
+@pytest.mark.parametrize("case", _reference_cases())
+def test_occlusion_matches_xaitk_and_captum(case):
+    """Check the maps equal xaitk's SlidingWindow and captum's Occlusion.
+
+    The arrays were computed once by benchmarks/make_reference_occlusion.py
+    (8x8 window 3 stride 1, 28x28 window 4 stride 2, ...): the default
+    placement with normalize='maxabs' is xaitk's, placement='valid' captum's.
+    """
+    with np.load(REFERENCE) as data:
+        key = f"case{case}"
+        h, w, win_h, win_w, step_h, step_w = data[f"{key}_spec"].tolist()
+        images, W1, W2 = (data[f"{key}_{name}"] for name in ("images", "W1", "W2"))
+        xaitk, captum = data[f"{key}_xaitk"], data[f"{key}_captum"]
+        fill = float(data["fill"])
+
+    def model(X):
+        return np.tanh(X.reshape(len(X), -1) @ W1) @ W2
+
+    X = images.reshape(len(images), -1)
+    params = {
+        "window": (win_h, win_w),
+        "stride": (step_h, step_w),
+        "image_shape": (h, w),
+        "fill": fill,
+        "target": "all",
+    }
+    centred = Occlusion(model, normalize="maxabs", **params).fit(X)
+    assert_allclose(centred.explain(X).maps, xaitk, rtol=1e-10, atol=1e-12)
+    valid = Occlusion(model, placement="valid", **params).fit(X)
+    assert_allclose(valid.explain(X).maps, captum, rtol=1e-5, atol=1e-6)
+
+
+# ------------------------------------------------------------------ tables
+@pytest.fixture(scope="module")
+def cancer():
+    """breast_cancer as a DataFrame and a scaled LogisticRegression on it."""
+    from sklearn.datasets import load_breast_cancer
+
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(X, y)
+    return X, y, clf
+
+
+def _kind_of_columns(names):
+    """breast_cancer's three kinds of columns: 'mean ...', '... error', 'worst ...'."""
+    return [
+        n.split(" ")[0] if n.split(" ")[0] in ("mean", "worst") else "error"
+        for n in names
+    ]
+
+
+def test_occlusion_tabular_reference_closed_form(cancer):
+    """Check fill='reference' on a linear model is coef_ * (x - mean(reference))."""
+    X, y, clf = cancer
+    occ = Occlusion(
+        clf,
+        fill="reference",
+        n_reference=40,
+        response_method="decision_function",
+        target=1,
+        random_state=0,
+    ).fit(X)
+    assert occ.reference_.shape == (40, 30) and occ.fill_ is None
+    # The reference rows are rows of X drawn with random_state.
+    rows = (X.to_numpy()[:, None] == occ.reference_[None]).all(axis=2).any(axis=1)
+    assert rows.sum() == 40
+    scaler, lr = clf[0], clf[-1]
+    coef = lr.coef_[0] / scaler.scale_
+    expected = coef * (X.to_numpy()[:5] - occ.reference_.mean(axis=0))
+    maps = occ.explain(X.iloc[:5]).maps
+    assert maps.shape == (5, 1, 30)
+    assert_allclose(maps[:, 0], expected, rtol=1e-9, atol=1e-12)
+    again = clone(occ).fit(X)
+    assert_array_equal(again.reference_, occ.reference_)
+
+
+@pytest.mark.parametrize("fill", ["mean", "median", 0.5, "row"])
+def test_occlusion_tabular_fills_and_groups(cancer, fill):
+    """Check each fill and that a group's drop sums its members' on a linear model."""
+    X, y, clf = cancer
+    Xn = X.to_numpy()
+    if fill == "row":
+        fill = X.iloc[7]
+    expected_fill = {
+        "mean": Xn.mean(axis=0),
+        "median": np.median(Xn, axis=0),
+    }.get(fill if isinstance(fill, str) else None)
+    if expected_fill is None:
+        expected_fill = np.broadcast_to(np.asarray(fill, dtype=float), (30,))
+    kw = {"fill": fill, "response_method": "decision_function", "target": 1}
+    single = Occlusion(clf, **kw).fit(X)
+    assert_allclose(single.fill_, expected_fill)
+    coef = clf[-1].coef_[0] / clf[0].scale_
+    per_feature = coef * (Xn[:4] - expected_fill)
+    assert_allclose(single.explain(X.iloc[:4]).maps[:, 0], per_feature, rtol=1e-9)
+    names = list(X.columns)
+    groups = {"mean": names[:10], "error": names[10:20], "worst": names[20:]}
+    grouped = Occlusion(clf, groups=groups, **kw).fit(X)
+    maps = grouped.explain(X.iloc[:4]).maps[:, 0]
+    for members in (slice(0, 10), slice(10, 20), slice(20, 30)):
+        group_sum = per_feature[:, members].sum(axis=1, keepdims=True)
+        assert_allclose(maps[:, members], np.broadcast_to(group_sum, (4, 10)))
+    frame = grouped.explain(X.iloc[:4]).to_frame()
+    assert set(frame["feature"]) == {"mean", "error", "worst"}
+    by_label = Occlusion(clf, groups=_kind_of_columns(names), **kw).fit(X)
+    assert by_label.masks_.shape == (3, 30)
+
+
+def test_occlusion_breast_cancer_end_to_end(cancer):
+    """Check the issue's example: names, index, importance and pandas output."""
+    X, y, clf = cancer
+    occ = Occlusion(clf, fill="mean").fit(X)
+    expl = occ.explain(X.iloc[:5])
+    frame = expl.to_frame()
+    assert list(frame.columns) == ["sample", "target", "feature", "value"]
+    assert list(pd.unique(frame["sample"])) == list(X.index[:5])
+    assert list(frame["feature"][:30]) == list(X.columns)
+    assert_allclose(frame["value"].to_numpy(), expl.maps.reshape(-1))
+    importance = occ.explain(X.iloc[:50]).importance()
+    assert isinstance(importance, pd.Series)
+    assert set(importance.index) == set(X.columns)
+    assert (np.diff(importance.to_numpy()) <= 0).all()
+    maps = occ.explain(X.iloc[:50]).maps[:, 0]
+    assert_allclose(importance[X.columns[3]], np.abs(maps[:, 3]).mean())
+    out = occ.set_output(transform="pandas").transform(X.iloc[:3])
+    assert list(out.columns) == list(X.columns) and list(out.index) == [0, 1, 2]
+    every = Occlusion(clf, fill="mean", target="all").fit(X).explain(X.iloc[:5])
+    table = every.importance()
+    assert list(table.columns) == [0, 1] and table.shape == (30, 2)
+
+
+@pytest.fixture(scope="module")
+def mixed_table():
+    """A raw DataFrame with a text and an integer-coded categorical column."""
+    from sklearn.compose import make_column_transformer
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.default_rng(0)
+    n = 200
+    frame = pd.DataFrame(
+        {
+            "age": rng.normal(40, 10, n),
+            "city": rng.choice(["paris", "lyon", "nice"], n, p=[0.5, 0.3, 0.2]),
+            "rooms": rng.choice([1, 2, 3, 4], n),
+            "income": rng.normal(3, 1, n),
+        }
+    )
+    frame["city"] = frame["city"].astype("category")
+    y = ((frame["city"] == "lyon") ^ (frame["age"] > 40)).to_numpy().astype(int)
+    pipe = make_pipeline(
+        make_column_transformer(
+            (OneHotEncoder(), ["city", "rooms"]),
+            (StandardScaler(), ["age", "income"]),
+        ),
+        LogisticRegression(),
+    ).fit(frame, y)
+    return frame, y, pipe
+
+
+@pytest.mark.parametrize("fill", ["mean", 0.0, "reference"])
+def test_occlusion_column_transformer_original_columns(mixed_table, fill):
+    """Check a ColumnTransformer pipeline is explained in the raw columns.
+
+    A one-hot encoded column is one feature, filled by its most frequent value
+    (the encoder has never seen a mean or 0.0).
+    """
+    frame, y, pipe = mixed_table
+    occ = Occlusion(
+        pipe,
+        fill=fill,
+        n_reference=10,
+        response_method="decision_function",
+        random_state=0,
+        target=1,
+    ).fit(frame)
+    assert occ.layout_.feature_names.tolist() == list(frame.columns)
+    expl = occ.explain(frame.iloc[:6])
+    assert expl.maps.shape == (6, 1, 4)
+    base = pipe.decision_function(frame.iloc[:6])
+    for j, column in enumerate(frame.columns):
+        if fill == "reference":
+            rows = pd.DataFrame(occ.reference_, columns=frame.columns).astype(
+                frame.dtypes.to_dict()
+            )
+            expected = []
+            for i in range(6):
+                copies = frame.iloc[[i] * len(rows)].reset_index(drop=True)
+                copies[column] = rows[column].to_numpy()
+                expected.append(base[i] - pipe.decision_function(copies).mean())
+        else:
+            value = occ.fill_[j]
+            copies = frame.iloc[:6].copy()
+            copies[column] = value
+            expected = base - pipe.decision_function(copies)
+        assert_allclose(expl.maps[:, 0, j], expected, rtol=1e-9, atol=1e-12)
+    if fill != "reference":
+        assert occ.fill_[1] == "paris" and occ.fill_[2] == frame["rooms"].mode()[0]
+    frame_out = expl.to_frame()
+    assert set(frame_out["feature"]) == set(frame.columns)
+    rise = RISE(pipe, n_masks=30, fill=fill, random_state=0).fit(frame)
+    assert rise.explain(frame.iloc[:3]).maps.shape == (3, 1, 4)
+
+
+def test_raw_table_bad_input(mixed_table, logreg, digits):
+    """Check missing values, arrays after a DataFrame fit and bad models raise."""
+    frame, y, pipe = mixed_table
+    occ = Occlusion(pipe).fit(frame)
+    holed = frame.iloc[:3].copy()
+    holed.loc[holed.index[1], "city"] = None
+    with pytest.raises(ValueError, match="NaN.*city"):
+        occ.explain(holed)
+    with pytest.raises(ValueError, match="DataFrame with the same columns"):
+        occ.explain(frame.to_numpy()[:3])
+
+    def scores(X):
+        return np.zeros((len(X), 2))
+
+    from skxai.saliency import Saliency
+
+    with pytest.raises(ValueError, match="non-numeric columns.*city"):
+        Saliency(pipe).fit(frame)
+    with pytest.raises(ValueError, match="non-numeric"):
+        Occlusion(scores).fit(frame)
+
+
+def test_rise_tabular_bernoulli_masks_and_edits(cancer):
+    """Check tabular RISE: independent per-feature masks, formula, edited masks_."""
+    X, y, clf = cancer
+    rise = RISE(
+        clf,
+        n_masks=400,
+        p1=0.3,
+        response_method="decision_function",
+        target=1,
+        fill="mean",
+        random_state=0,
+    ).fit(X)
+    assert rise.masks_.shape == (400, 30)
+    assert set(np.unique(rise.masks_)) == {0.0, 1.0}
+    assert abs(rise.masks_.mean() - 0.3) < 0.02
+    # Columns are independent (no smoothing): neighbours barely correlate.
+    corr = np.corrcoef(rise.masks_.T)[np.triu_indices(30, 1)]
+    assert np.abs(corr).max() < 0.25
+    Xn = X.to_numpy()[:2]
+    maps = rise.explain(X.iloc[:2]).maps[:, 0]
+    f = clf.decision_function(
+        pd.DataFrame(
+            (Xn[:, None] * rise.masks_ + (1 - rise.masks_) * rise.fill_).reshape(
+                -1, 30
+            ),
+            columns=X.columns,
+        )
+    ).reshape(2, 400)
+    expected = f @ rise.masks_ / (400 * 0.3)
+    assert_allclose(maps, expected, rtol=1e-9)
+    # Editing masks_ in place is honoured at once.
+    rise.masks_[:] = 1.0
+    ones = rise.explain(X.iloc[:2]).maps[:, 0]
+    base = clf.decision_function(X.iloc[:2])
+    assert_allclose(ones, np.broadcast_to(base[:, None] / 0.3, (2, 30)), rtol=1e-9)
+    grouped = RISE(clf, n_masks=10, groups=_kind_of_columns(X.columns)).fit(X)
+    assert grouped.masks_.shape == (10, 3)
+
+
+def test_rise_image_masks_edited_in_place(digits, logreg):
+    """Check RISE uses masks_ as edited in place (no stale cached copy)."""
+    X, _ = digits
+    rise = RISE(logreg, n_masks=5, image_shape=(8, 8), target="all").fit(X)
+    before = rise.explain(X[:2]).maps
+    rise.masks_[:] = 1.0
+    after = rise.explain(X[:2]).maps
+    scores = logreg.decision_function(X[:2])
+    assert not np.allclose(before, after)
+    assert_allclose(after, np.broadcast_to(2 * scores[:, :, None, None], after.shape))
