@@ -71,7 +71,7 @@ def test_cli_demo_writes_every_file(demo_dir, capsys):
         expected += [
             "cnn_saliency_training.png", "cnn_saliency_grid.png",
             "cnn_backprop_grid.png", "cnn_similarity.png", "cnn_cem_pn.png",
-            "cnn_curves.png",
+            "cnn_cem_pp.png", "cnn_curves.png",
         ]
     report = (demo_dir / "report.html").read_text()
     for name in expected:
@@ -88,6 +88,38 @@ def test_cli_demo_writes_every_file(demo_dir, capsys):
     assert len(frame) == frame["sample"].nunique() * 10 * 64
     averages = pd.read_csv(demo_dir / "mlp_class_averages.csv")
     assert set(averages["true_class"]) <= set(range(10))
+
+
+def test_cli_demo_report_says_what_was_found(demo_dir):
+    """Check that the report lists, for each explainer, what it found and what
+    it did not: the units of the black-box maps, CEM's found rates and IG's
+    completeness deltas; and that no caption calls a missing PP a finding."""
+    import html
+    import re
+
+    report = html.unescape((demo_dir / "report.html").read_text())
+    assert "What each explainer found" in report
+    rows = re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td></tr>", report)
+    found = {name: (yes, no) for name, yes, no in rows}
+    assert "logit differences" in found["Occlusion of the LogisticRegression"][0]
+    assert "probability differences" in found["Occlusion of the MLPClassifier"][0]
+    if not HAS_TORCH:
+        return
+    ig = next(v for k, v in found.items() if k.startswith("IntegratedGradients"))
+    assert "completeness delta" in ig[0]
+    for mode, name in (("negatives", "PN"), ("positives", "PP")):
+        yes, no = found[f"CEM pertinent {mode} (CNN)"]
+        n_found, n = map(int, re.search(r"found for (\d+) of (\d+)", yes).groups())
+        assert "found rate" in yes
+        if n_found < n:
+            assert no != "-"
+    captions = re.findall(r"<figcaption>(.*?)</figcaption>", report, re.S)
+    pp = next(c for c in captions if c.startswith("CEM PPs"))
+    n_shown = int(re.search(r"CEM PPs of (\d+) test images", pp).group(1))
+    if "Only" in pp:
+        assert re.search(r"not found|empty", pp)
+    else:
+        assert n_shown >= 1
 
 
 def test_cli_demo_mnist_without_torch(tmp_path, mnist_dir):
@@ -123,7 +155,9 @@ def test_cli_demo_report_in_chromium(demo_dir, tmp_path):
         "<script>window.addEventListener('load', () => {"
         "const imgs = [...document.images];"
         "const bad = imgs.filter(i => !(i.complete && i.naturalWidth > 0));"
-        "document.body.setAttribute('data-result', imgs.length + ':' + bad.length);"
+        "const rows = document.querySelectorAll('table.findings tr').length;"
+        "document.body.setAttribute('data-result', "
+        "imgs.length + ':' + bad.length + ':' + rows);"
         "});</script></body>",
     )
     probe.write_text(page)
@@ -133,4 +167,6 @@ def test_cli_demo_report_in_chromium(demo_dir, tmp_path):
     ).stdout
     probe.unlink()
     n_images = page.count("<img ")
-    assert f'data-result="{n_images}:0"' in dom
+    n_rows = page.count("<tr>")  # the findings table, header included
+    assert n_rows >= 3
+    assert f'data-result="{n_images}:0:{n_rows}"' in dom
