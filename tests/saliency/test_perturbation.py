@@ -837,3 +837,66 @@ def test_rise_image_masks_edited_in_place(digits, logreg):
     scores = logreg.decision_function(X[:2])
     assert not np.allclose(before, after)
     assert_allclose(after, np.broadcast_to(2 * scores[:, :, None, None], after.shape))
+
+
+def test_occlusion_numeric_frame_encoded_column_filled_by_mode():
+    """Check an integer column one-hot encoded by a ColumnTransformer gets its mode.
+
+    The mean (2.6) is a category the encoder never saw: the fill must be the
+    most frequent value, so explaining does not fail on an unknown category.
+    """
+    from sklearn.compose import make_column_transformer
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame(
+        {
+            "rooms": rng.choice([1, 2, 3, 5], 100, p=[0.2, 0.4, 0.3, 0.1]),
+            "area": rng.normal(50, 10, 100),
+        }
+    )
+    y = (frame["rooms"] > 2).to_numpy().astype(int)
+    pipe = make_pipeline(
+        make_column_transformer((OneHotEncoder(), ["rooms"]), remainder="passthrough"),
+        LogisticRegression(),
+    ).fit(frame, y)
+    occ = Occlusion(pipe, fill="mean", target=1).fit(frame)
+    assert occ.layout_.dtypes is None  # numeric: the float path
+    assert_allclose(occ.fill_, [2.0, frame["area"].mean()])
+    maps = occ.explain(frame.iloc[:3]).maps[:, 0]
+    copies = frame.iloc[:3].copy()
+    copies["rooms"] = 2
+    expected = pipe.decision_function(frame.iloc[:3]) - pipe.decision_function(copies)
+    assert_allclose(maps[:, 0], expected, rtol=1e-9, atol=1e-12)
+
+
+def test_occlusion_tabular_reference_invariances(cancer):
+    """Check a row's attributions do not depend on batch_size, n_jobs or neighbours."""
+    X, y, clf = cancer
+    kw = {"fill": "reference", "n_reference": 15, "random_state": 0, "target": "all"}
+    ref = Occlusion(clf, **kw).fit(X).transform(X.iloc[:4])
+    for batch_size, n_jobs in [(1, 1), (7, 1), (100, 2)]:
+        occ = Occlusion(clf, batch_size=batch_size, n_jobs=n_jobs, **kw).fit(X)
+        with joblib.parallel_config(backend="threading"):
+            assert_allclose(occ.transform(X.iloc[:4]), ref, rtol=1e-12, atol=1e-14)
+    alone = Occlusion(clf, **kw).fit(X).transform(X.iloc[2:3])
+    assert_allclose(alone, ref[2:3], rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"fill": np.zeros(29)}, "'fill'.*30"),
+        ({"fill": "average"}, "'fill'"),
+        ({"groups": [0, 1]}, "'groups'.*one group label"),
+        ({"groups": {"g": ["no such column"]}}, "no such column"),
+        ({"window": (2, 2)}, "'window'.*table"),
+        ({"n_reference": 0}, "'n_reference'"),
+        ({"placement": "same"}, "'placement'"),
+    ],
+)
+def test_occlusion_tabular_bad_parameters(cancer, params, match):
+    """Check bad fills, groups and image-only parameters on a table raise."""
+    X, y, clf = cancer
+    with pytest.raises(ValueError, match=match):
+        Occlusion(clf, **params).fit(X)
