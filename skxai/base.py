@@ -104,6 +104,13 @@ class ExplainerMixin(TransformerMixin):
             return self._make_explanation(
                 X, y, result, targets, np.empty(0, dtype=np.intp), index
             )
+        if self._predicts_in_pass:
+            # The explainer's own forward pass on X finds the predictions:
+            # targets -1 ("predicted") are resolved there, no extra model call.
+            targets = self._resolve_targets(y, np.full(len(X), -1), len(X))
+            result = self._explain_all(X, targets)
+            pred_idx, targets = result.pop("_pred"), result.pop("_targets")
+            return self._make_explanation(X, y, result, targets, pred_idx, index)
         scores = self.adapter_.scores(
             self.layout_.to_model(X), self.response_method_, batch_size=self.batch_size
         )
@@ -218,6 +225,10 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
     _gradient_based = False
     # joblib preference of the fan-out ("threads" for torch work).
     _parallel_prefer = None
+    # Explainers whose ``_explain_chunk`` runs the model on X itself set this to
+    # True: their targets may hold -1 (the predicted class), and their result
+    # gives ``_pred`` (predicted class indices) and ``_targets`` (resolved).
+    _predicts_in_pass = False
 
     # -------------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=False)

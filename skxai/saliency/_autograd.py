@@ -3,9 +3,10 @@
 - :func:`torch_setup` gives an explainer's differentiable forward, module, device
   and dtype through its model adapter.
 - :func:`explaining` puts a module in eval mode for the duration of a call and
-  restores the caller's mode afterwards. It is reference counted, so concurrent
-  threads explaining the same module (``n_jobs`` with threads) share one session
-  and the caller's mode comes back only when the last one leaves.
+  restores the caller's mode afterwards: the adapters' ``eval_mode``, one
+  reference-counted session per module shared by every thread (``n_jobs`` with
+  threads) and by black-box scoring, so the caller's mode comes back only when
+  the last one leaves.
 - :func:`forward_callbacks` runs a callback after a submodule's forward in the
   current thread only (activation capture). One dispatching hook
   per module is registered for as long as some thread uses it, and removed in a
@@ -27,12 +28,10 @@ import threading
 import numpy as np
 import torch
 
-from ..models._adapters import _module_dtype
+from ..models._adapters import _module_dtype, eval_mode
 
 _LOCK = threading.Lock()
 _LOCAL = threading.local()
-# id(module) -> [module, count, saved training flags]
-_EVAL_SESSIONS = {}
 # id(module) -> [hook handle, count]
 _HOOKS = {}
 
@@ -55,26 +54,14 @@ def to_numpy(tensor):
     return tensor.detach().to("cpu", torch.float64).numpy()
 
 
-@contextlib.contextmanager
 def explaining(module):
-    """Eval mode for the block; the caller's mode is restored when all leave."""
-    key = id(module)
-    with _LOCK:
-        session = _EVAL_SESSIONS.get(key)
-        if session is None:
-            modes = [(m, m.training) for m in module.modules()]
-            session = _EVAL_SESSIONS[key] = [module, 0, modes]
-            module.eval()
-        session[1] += 1
-    try:
-        yield module
-    finally:
-        with _LOCK:
-            session[1] -= 1
-            if session[1] == 0:
-                del _EVAL_SESSIONS[key]
-                for m, training in session[2]:
-                    m.training = training
+    """Eval mode for the block, shared by every thread explaining ``module``.
+
+    The adapters' reference-counted session (:func:`skxai.models._adapters.
+    eval_mode`): the caller's mode and buffers come back when the last thread
+    leaves, also after an exception.
+    """
+    return eval_mode(module)
 
 
 def _dispatch(module, inputs, output):
@@ -127,7 +114,7 @@ def check_scores(out, n_classes=None):
     return out
 
 
-def input_gradients(forward, x, targets, *, capture=None):
+def input_gradients(forward, x, targets, *, capture=None, with_predictions=False):
     """Gradients of the selected class scores with respect to the input.
 
     Parameters
@@ -137,11 +124,14 @@ def input_gradients(forward, x, targets, *, capture=None):
     x : Tensor of shape (m, *input_shape)
         Model inputs.
     targets : LongTensor of shape (m, n_targets)
-        Class index per input and target.
+        Class index per input and target; ``-1`` stands for the predicted class,
+        the argmax of the scores this forward pass computes (no extra pass).
     capture : list, default=None
         When given, a list a forward callback fills with one tensor (a layer's
         activation): gradients are then taken with respect to that tensor
         instead of the input, and returned with it.
+    with_predictions : bool, default=False
+        Also return the predictions and the resolved targets.
 
     Returns
     -------
@@ -149,11 +139,17 @@ def input_gradients(forward, x, targets, *, capture=None):
         ``d scores[i, targets[i, j]] / d x[i]`` (or the captured activation).
         Samples are independent in eval mode, so summing the selected scores
         over the batch gives every sample's gradient in one backward pass.
+    pred : LongTensor of shape (m,)
+        The predicted class index of each input (``with_predictions`` only).
+    targets : LongTensor of shape (m, n_targets)
+        The class indices explained, ``-1`` replaced by ``pred``
+        (``with_predictions`` only).
     """
     n_targets = targets.shape[1]
     x = x.detach().requires_grad_(True)
     with torch.enable_grad():
         out = check_scores(forward(x))
+        pred, targets = predicted_targets(out, targets)
         wrt = x
         if capture is not None:
             if len(capture) != 1:
@@ -168,8 +164,16 @@ def input_gradients(forward, x, targets, *, capture=None):
             (grad,) = torch.autograd.grad(selected, wrt, retain_graph=j < n_targets - 1)
             grads.append(grad)
     if not grads:
-        return torch.empty((len(x), 0, *wrt.shape[1:]), dtype=x.dtype, device=x.device)
-    return torch.stack(grads, dim=1)
+        grads = torch.empty((len(x), 0, *wrt.shape[1:]), dtype=x.dtype, device=x.device)
+    else:
+        grads = torch.stack(grads, dim=1)
+    return (grads, pred, targets) if with_predictions else grads
+
+
+def predicted_targets(out, targets):
+    """The argmax of the scores ``out`` and ``targets`` with -1 replaced by it."""
+    pred = out.detach().argmax(1)
+    return pred, torch.where(targets < 0, pred[:, None], targets)
 
 
 def selected_scores(forward, x, targets):
@@ -396,28 +400,36 @@ def gradient_maps(explainer, X, targets, *, rule=None):
     X : ndarray of shape (n, *input_shape)
         Validated samples.
     targets : ndarray of shape (n, n_targets)
-        Class indices.
+        Class indices; -1 for the predicted class.
     rule : {'guided', 'deconvolution'}, default=None
         Backward rule of every relu call (see :func:`with_rule`); None keeps the
         plain gradient.
 
     Returns
     -------
-    grads : ndarray of shape (n, n_targets, *input_shape), float64
+    result : dict
+        ``maps``: ndarray of shape (n, n_targets, *input_shape), float64;
+        ``_pred``: the predicted class indices, shape (n,), found by the same
+        forward pass; ``_targets``: the class indices explained.
     """
     forward, module, device, dtype = torch_setup(explainer)
     if rule is not None:
         forward = with_rule(forward, rule)
     n, n_targets = targets.shape
     grads = np.empty((n, n_targets, *X.shape[1:]), dtype=np.float64)
+    pred = np.empty(n, dtype=np.intp)
+    done = np.empty((n, n_targets), dtype=np.intp)
     step = explainer.batch_size
     with explaining(module):
         for start in range(0, n, step):
             stop = min(start + step, n)
             x = as_tensor(X[start:stop], dtype, device)
             t = torch.as_tensor(targets[start:stop], dtype=torch.long, device=device)
-            grads[start:stop] = to_numpy(input_gradients(forward, x, t))
-    return grads
+            g, p, t = input_gradients(forward, x, t, with_predictions=True)
+            grads[start:stop] = to_numpy(g)
+            pred[start:stop] = p.cpu().numpy()
+            done[start:stop] = t.cpu().numpy()
+    return {"maps": grads, "_pred": pred, "_targets": done}
 
 
 def baseline_scores(forward, b):

@@ -23,6 +23,7 @@ class _RectifiedBackprop(ExplainerMixin, BaseExplainer):
     }
     _gradient_based = True
     _parallel_prefer = "threads"
+    _predicts_in_pass = True
     _rule = None
 
     def __init__(
@@ -49,7 +50,7 @@ class _RectifiedBackprop(ExplainerMixin, BaseExplainer):
     def _explain_chunk(self, X, targets, seeds):
         from ._autograd import gradient_maps
 
-        return {"maps": gradient_maps(self, X, targets, rule=self._rule)}
+        return gradient_maps(self, X, targets, rule=self._rule)
 
 
 def _relu_layer_names(explainer, X):
@@ -201,7 +202,7 @@ class Deconvolution(_RectifiedBackprop):
     ... )
     >>> X = torch.rand(5, 4).numpy()
     >>> Deconvolution(net, target="all").fit(X).explain(X).maps.shape
-    (5, 3, 2, 2)
+    (5, 3, 4)
     """
     )
     _rule = "deconvolution"

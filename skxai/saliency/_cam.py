@@ -37,6 +37,12 @@ class GradCAM(ExplainerMixin, BaseExplainer):
             'area'}, default='bilinear'
         How the layer-sized map is upsampled to the input size
         (:func:`torch.nn.functional.interpolate`).
+    image_shape : tuple of int, default=None
+        ``(height, width)`` or ``(height, width, channels)`` of flat inputs that
+        are images, the size maps are upsampled to. ``None``: N-D samples are
+        images ``(height, width)`` or ``(channels, height, width)``; a 2-D ``X``
+        is a table, seen as a one-row image (the layer's output must then be
+        one row high).
     response_method : {'auto', 'decision_function', 'predict_proba', \
             'predict_log_proba'}, default='auto'
         The model output explained. ``'auto'`` explains the pre-softmax scores (a
@@ -118,10 +124,12 @@ class GradCAM(ExplainerMixin, BaseExplainer):
         "layer": [str, HasMethods(["forward", "named_modules"])],
         "relu": ["boolean"],
         "interpolate": [StrOptions(set(INTERPOLATIONS))],
+        "image_shape": [tuple, list, None],
         "response_method": [StrOptions(set(RESPONSE_METHODS))],
     }
     _gradient_based = True
     _parallel_prefer = "threads"
+    _predicts_in_pass = True
 
     def __init__(
         self,
@@ -130,6 +138,7 @@ class GradCAM(ExplainerMixin, BaseExplainer):
         layer="auto",
         relu=True,
         interpolate="bilinear",
+        image_shape=None,
         response_method="auto",
         target="predicted",
         batch_size=1024,
@@ -140,6 +149,7 @@ class GradCAM(ExplainerMixin, BaseExplainer):
         self.layer = layer
         self.relu = relu
         self.interpolate = interpolate
+        self.image_shape = image_shape
         self.response_method = response_method
         self.target = target
         self.batch_size = batch_size
@@ -223,10 +233,25 @@ class GradCAM(ExplainerMixin, BaseExplainer):
                 f"The 'layer' parameter of {cls} must be a module run once per "
                 f"forward pass; {name!r} runs {n_calls} times."
             )
+        out = next(out for n, _, out in runs if n == name)
+        if len(self.input_shape_) == 1 and self.layout_.kind != "image":
+            if out.shape[2] != 1:
+                raise ValueError(
+                    f"{cls} upsamples the maps of layer {name!r} "
+                    f"({out.shape[2]}x{out.shape[3]}) to the input's size, and X "
+                    "is a table (2-D, no image shape). If X holds flat images, "
+                    "give image_shape=(height, width) or (height, width, "
+                    "channels)."
+                )
         return name
 
     def _cam_maps(self, X, targets):
-        """Upsampled class activation maps, shape (n, n_targets, height, width)."""
+        """Upsampled class activation maps, shape (n, n_targets, height, width).
+
+        ``targets`` may hold -1 for the predicted class; the result's ``_pred``
+        and ``_targets`` give the predictions and the classes explained, found
+        by the same forward pass.
+        """
         import torch
 
         from ._autograd import (
@@ -243,6 +268,8 @@ class GradCAM(ExplainerMixin, BaseExplainer):
         size = self._spatial_size()
         n, n_targets = targets.shape
         cams = np.empty((n, n_targets, *size), dtype=np.float64)
+        pred = np.empty(n, dtype=np.intp)
+        done = np.empty((n, n_targets), dtype=np.intp)
         capture = []
 
         def keep(m, inputs, output):
@@ -257,7 +284,11 @@ class GradCAM(ExplainerMixin, BaseExplainer):
                 t = torch.as_tensor(
                     targets[start:stop], dtype=torch.long, device=device
                 )
-                grads = input_gradients(forward, x, t, capture=capture)
+                grads, p, t = input_gradients(
+                    forward, x, t, capture=capture, with_predictions=True
+                )
+                pred[start:stop] = p.cpu().numpy()
+                done[start:stop] = t.cpu().numpy()
                 acts = capture[0].detach().unsqueeze(1)
                 weights = grads.mean(dim=(3, 4), keepdim=True)
                 cam = (weights * acts).sum(dim=2)
@@ -268,13 +299,16 @@ class GradCAM(ExplainerMixin, BaseExplainer):
                 )
                 cams[start:stop] = to_numpy(cam)
         capture.clear()
-        return cams
+        return {"maps": cams, "_pred": pred, "_targets": done}
 
     def _spatial_size(self):
-        """(height, width) of the input: its last two axes, or the image's first."""
+        """(height, width) maps are upsampled to: the input's last two axes, the
+        flat image's, or one row of features for a table."""
         if len(self.input_shape_) >= 2:
             return tuple(int(v) for v in self.input_shape_[-2:])
-        return tuple(int(v) for v in self.image_shape_[:2])
+        if self.layout_.kind == "image":
+            return int(self.layout_.height), int(self.layout_.width)
+        return 1, int(self.n_features_in_)
 
     def _to_input_shape(self, cams):
         """Spread maps of shape (n, n_targets, H, W) over the input's shape."""
@@ -284,15 +318,20 @@ class GradCAM(ExplainerMixin, BaseExplainer):
             lead = (1,) * (len(shape) - 2)
             out = cams.reshape(n, n_targets, *lead, *cams.shape[2:])
             return np.broadcast_to(out, (n, n_targets, *shape)).copy()
+        if self.layout_.kind != "image":  # a table: one row of features
+            return cams.reshape(n, n_targets, *shape)
         image = tuple(self.image_shape_)
         out = cams.reshape(n, n_targets, *cams.shape[2:], *((1,) * (len(image) - 2)))
         out = np.broadcast_to(out, (n, n_targets, *image))
         return out.reshape(n, n_targets, *shape).copy()
 
     def _explain_chunk(self, X, targets, seeds):
-        cams = self._cam_maps(X, targets)
+        result = self._cam_maps(X, targets)
+        cams = result["maps"]
         zero = ~np.any(cams.reshape(len(cams), cams.shape[1], -1) != 0, axis=2)
-        return {"maps": self._to_input_shape(cams), "_zero": zero.any(axis=1)}
+        result["maps"] = self._to_input_shape(cams)
+        result["_zero"] = zero.any(axis=1)
+        return result
 
     def _explain_all(self, X, targets):
         result = super()._explain_all(X, targets)
@@ -368,6 +407,9 @@ class GuidedGradCAM(GradCAM):
             'area'}, default='bilinear'
         How the Grad-CAM map is upsampled to the input size (Captum's
         ``GuidedGradCam`` uses ``'nearest'``).
+    image_shape : tuple of int, default=None
+        ``(height, width)`` or ``(height, width, channels)`` of flat inputs that
+        are images (see :class:`GradCAM`).
     response_method : {'auto', 'decision_function', 'predict_proba', \
             'predict_log_proba'}, default='auto'
         The model output explained. ``'auto'`` explains the pre-softmax scores.
@@ -450,7 +492,7 @@ class GuidedGradCAM(GradCAM):
     def _explain_chunk(self, X, targets, seeds):
         from ._autograd import gradient_maps
 
-        cams = self._cam_maps(X, targets)
-        zero = ~np.any(cams.reshape(len(cams), cams.shape[1], -1) != 0, axis=2)
-        guided = gradient_maps(self, X, targets, rule="guided")
-        return {"maps": guided * self._to_input_shape(cams), "_zero": zero.any(axis=1)}
+        result = super()._explain_chunk(X, targets, seeds)
+        guided = gradient_maps(self, X, result["_targets"], rule="guided")
+        result["maps"] *= guided["maps"]
+        return result

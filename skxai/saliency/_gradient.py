@@ -151,6 +151,7 @@ class Saliency(ExplainerMixin, BaseExplainer):
     }
     _gradient_based = True
     _parallel_prefer = "threads"
+    _predicts_in_pass = True
 
     def __init__(
         self,
@@ -179,7 +180,8 @@ class Saliency(ExplainerMixin, BaseExplainer):
     def _explain_chunk(self, X, targets, seeds):
         from ._autograd import gradient_maps
 
-        grads = gradient_maps(self, X, targets)
+        result = gradient_maps(self, X, targets)
+        grads = result["maps"]
         if self.grad_modifier == "abs":
             np.abs(grads, out=grads)
         elif self.grad_modifier == "negate":
@@ -188,7 +190,7 @@ class Saliency(ExplainerMixin, BaseExplainer):
             np.maximum(grads, 0.0, out=grads)
         if self.multiply_by_inputs:
             grads *= X[:, None]
-        return {"maps": grads}
+        return result
 
 
 class IntegratedGradients(ExplainerMixin, BaseExplainer):
@@ -290,7 +292,7 @@ class IntegratedGradients(ExplainerMixin, BaseExplainer):
     >>> ig = IntegratedGradients(net, n_steps=32).fit(X)
     >>> expl = ig.explain(X)
     >>> expl.maps.shape, expl.delta.shape
-    ((5, 1, 1, 6), (5, 1))
+    ((5, 1, 6), (5, 1))
     >>> bool(abs(expl.delta).max() < 1e-5)
     True
     """
@@ -305,6 +307,7 @@ class IntegratedGradients(ExplainerMixin, BaseExplainer):
     }
     _gradient_based = True
     _parallel_prefer = "threads"
+    _predicts_in_pass = True
 
     def __init__(
         self,
@@ -379,9 +382,10 @@ class IntegratedGradients(ExplainerMixin, BaseExplainer):
         from ._autograd import (
             as_tensor,
             baseline_scores,
+            check_scores,
             explaining,
             input_gradients,
-            selected_scores,
+            predicted_targets,
             to_numpy,
             torch_setup,
         )
@@ -400,6 +404,16 @@ class IntegratedGradients(ExplainerMixin, BaseExplainer):
         total = torch.zeros((n, n_targets, *X.shape[1:]), dtype=dtype, device=device)
         per_batch = self.batch_size // n_steps
         with explaining(module):
+            if n:
+                # f(x) gives the predictions (targets -1) and completeness's f(x)
+                with torch.no_grad():
+                    scores = check_scores(forward(x))
+                pred, t = predicted_targets(scores, t)
+                fx = scores.gather(1, t)
+                fb = baseline_scores(forward, b)[t]
+            else:
+                pred = torch.zeros(0, dtype=torch.long, device=device)
+                fx = fb = torch.zeros((0, n_targets), dtype=dtype, device=device)
             if per_batch:
                 # whole samples per batch: all their steps in one forward/backward
                 for start in range(0, n, per_batch):
@@ -423,11 +437,6 @@ class IntegratedGradients(ExplainerMixin, BaseExplainer):
                         )
                         total[i] += torch.tensordot(weights[step], grads, dims=1)
             attr = total * diff.unsqueeze(1)
-            if n:
-                fx = selected_scores(forward, x, t)
-                fb = baseline_scores(forward, b)[t]
-            else:
-                fx = fb = torch.zeros((0, n_targets), dtype=dtype, device=device)
         sums = attr.flatten(2).sum(2)
         eps = float(torch.finfo(dtype).eps)
         floor = 10 * eps * (fx.abs() + fb.abs() + attr.flatten(2).abs().sum(2))
@@ -436,6 +445,8 @@ class IntegratedGradients(ExplainerMixin, BaseExplainer):
             "delta": to_numpy(sums - (fx - fb)),
             "_gap": to_numpy((fx - fb).abs()),
             "_floor": to_numpy(floor),
+            "_pred": pred.cpu().numpy(),
+            "_targets": t.cpu().numpy(),
         }
 
     def _explain_all(self, X, targets):

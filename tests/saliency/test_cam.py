@@ -109,9 +109,12 @@ def test_gradcam_flat_and_multichannel_inputs(X):
     net = _conv_net()
     reference = GradCAM(net, relu=False, target=0).fit(X).transform(X)
     flat = nn.Sequential(nn.Unflatten(1, (1, 6, 6)), net)
-    maps = GradCAM(flat, relu=False, target=0).fit(X.reshape(8, 36))
+    cam = GradCAM(flat, relu=False, target=0, image_shape=(6, 6))
+    maps = cam.fit(X.reshape(8, 36))
     assert maps.layer_ == "1.2"
     np.testing.assert_allclose(maps.transform(X.reshape(8, 36)), reference)
+    with pytest.raises(ValueError, match=r"'1.2' \(6x6\).*table.*image_shape="):
+        GradCAM(flat, relu=False).fit(X.reshape(8, 36))
     rgb = _conv_net(in_channels=3)
     X3 = np.random.RandomState(1).rand(4, 3, 6, 6)
     out = GradCAM(rgb, relu=False).fit(X3).explain(X3).maps
