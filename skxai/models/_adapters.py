@@ -456,7 +456,7 @@ def bypassed_output():
 
 def _final_activation(out, last):
     """``(kind, pre_activation)`` when ``out`` is the result of the ``last`` call."""
-    if last is None or not isinstance(out, type(last[2])) or last[2] is not out:
+    if last is None or last[2] is not out:
         return None, None
     kind, pre, _, dim = last
     if out.ndim == 2 and kind != "sigmoid" and out.shape[1] > 1:
@@ -491,7 +491,7 @@ def _check_tensor_output(out):
         raise ValueError(
             "The torch model returned a "
             f"{type(out).__name__}, not a tensor of class scores. Wrap it in a "
-            "torch.nn.Module whose forward returns only the class-score tensor."
+            "torch.nn.Module whose forward selects the class-score tensor."
         )
     if not isinstance(out, torch.Tensor):
         raise ValueError(
@@ -558,6 +558,27 @@ class TorchAdapter(ModelAdapter):
 
     A softmax that the forward changes before returning it (clamped, scaled)
     cannot be bypassed: a warning says so once.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import torch
+    >>> from skxai.models import check_model
+    >>> class Net(torch.nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.fc = torch.nn.Linear(4, 3)
+    ...     def forward(self, x):
+    ...         return torch.nn.functional.softmax(self.fc(x), dim=1)
+    >>> net = Net()
+    >>> X = np.ones((2, 4), dtype=np.float32)
+    >>> adapter = check_model(net)
+    >>> logits = adapter.scores(X, "decision_function")
+    >>> bool(np.allclose(logits, net.fc(torch.as_tensor(X)).detach().numpy()))
+    True
+    >>> proba = adapter.scores(X, "predict_proba")  # the model's own, as it is
+    >>> bool(np.allclose(proba, net(torch.as_tensor(X)).detach().numpy()))
+    True
     """
 
     kind = "torch"
