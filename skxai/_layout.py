@@ -352,7 +352,15 @@ class Layout:
             import pandas as pd
 
             frame = pd.DataFrame(flat, columns=list(self.feature_names))
-            return frame.astype(dict(zip(frame.columns, self.dtypes)))
+            dtypes = {}
+            for j, (column, dtype) in enumerate(zip(frame.columns, self.dtypes)):
+                if pd.api.types.is_integer_dtype(dtype):
+                    # A mean or a fraction filled in must not be truncated.
+                    values = flat[:, j].astype(np.float64)
+                    if not np.array_equal(values, np.round(values)):
+                        dtype = np.float64
+                dtypes[column] = dtype
+            return frame.astype(dtypes)
         return flat.reshape(len(flat), *self.input_shape)
 
 

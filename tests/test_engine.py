@@ -258,3 +258,15 @@ def test_sample_seeds_depend_on_content_only(data):
     np.testing.assert_array_equal(sample_seeds(data[2:3], 0), seeds[2:3])
     assert len(set(seeds.tolist())) == len(data)
     assert not np.array_equal(sample_seeds(data, 1), seeds)
+
+
+def test_layout_to_model_never_truncates_integer_columns():
+    """Check a fractional fill of an integer column of a raw table stays a float."""
+    layout = Layout.from_input(
+        (2,), feature_names=["rooms", "city"], dtypes=[np.dtype("int64"), object]
+    )
+    rows = np.array([[2.6, "a"], [3, "b"]], dtype=object)
+    frame = layout.to_model(rows)
+    assert frame["rooms"].tolist() == [2.6, 3.0]
+    whole = layout.to_model(np.array([[2, "a"], [3, "b"]], dtype=object))
+    assert whole["rooms"].dtype == np.int64
