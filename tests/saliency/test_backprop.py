@@ -8,7 +8,13 @@ import pytest
 import zoo
 from sklearn.neural_network import MLPClassifier
 
-from skxai import Deconvolution, GuidedBackprop, Saliency, SmoothGrad
+from skxai import (
+    Deconvolution,
+    GuidedBackprop,
+    IntegratedGradients,
+    Saliency,
+    SmoothGrad,
+)
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
@@ -411,3 +417,45 @@ def test_rectified_backprop_model_restored_after_error(X):
     x = torch.tensor([-1.0, 2.0], requires_grad=True)
     (grad,) = torch.autograd.grad((torch.relu(x) * torch.tensor([-3.0, -4.0])).sum(), x)
     np.testing.assert_array_equal(grad.numpy(), [0.0, -4.0])
+
+
+@pytest.mark.parametrize(
+    "make, per_batch",
+    [
+        (lambda m: GuidedBackprop(m, batch_size=4), 1),
+        (lambda m: Deconvolution(m, batch_size=4), 1),
+        (lambda m: Saliency(m, batch_size=4), 1),
+        # the path in batches of whole samples, then f(x) and f(baseline)
+        (
+            lambda m: IntegratedGradients(
+                m, n_steps=2, batch_size=4, delta_tolerance=None
+            ),
+            3,
+        ),
+    ],
+)
+def test_gradient_explainers_one_forward_per_batch(X, make, per_batch):
+    """Check the predictions come from the explaining forward pass, not an extra one.
+
+    10 samples in batches of 4 (IntegratedGradients: 2 samples of 2 steps per
+    batch): explain runs the model once per batch (IG: twice more per batch,
+    for f(x) and f(baseline)), and its predictions and targets are the
+    model's argmax.
+    """
+    model = _mlp()
+    explainer = make(model).fit(X)
+    calls = []
+    handle = model.register_forward_pre_hook(lambda m, inputs: calls.append(1))
+    try:
+        expl = explainer.explain(X)
+    finally:
+        handle.remove()
+    n_batches = 3 if per_batch == 1 else 5
+    assert len(calls) == per_batch * n_batches
+    with torch.no_grad():
+        predicted = model(torch.as_tensor(X)).argmax(1).numpy()
+    np.testing.assert_array_equal(expl.predictions, predicted)
+    np.testing.assert_array_equal(expl.targets[:, 0], predicted)
+    fixed = make(model).set_params(target=2).fit(X).explain(X)
+    np.testing.assert_array_equal(fixed.predictions, predicted)
+    assert (fixed.targets == 2).all()

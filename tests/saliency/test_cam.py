@@ -253,3 +253,24 @@ def test_guided_gradcam_matches_captum_on_inplace_zoo(name, layer):
     )
     assert all(m.inplace for m in model.modules() if isinstance(m, nn.ReLU))
     assert torch._C._len_torch_function_stack() == 0
+
+
+@pytest.mark.filterwarnings("ignore::skxai.saliency._cam.ZeroMapWarning")
+@pytest.mark.parametrize("cls, per_batch", [(GradCAM, 1), (GuidedGradCAM, 2)])
+def test_gradcam_predictions_from_its_forward_pass(X, cls, per_batch):
+    """Check explain runs the model once per batch (Guided: twice), no extra pass."""
+    net = _conv_net(pool=True)
+    cam = cls(net, batch_size=3).fit(X)
+    calls = []
+    handle = net.register_forward_pre_hook(lambda m, inputs: calls.append(1))
+    try:
+        expl = cam.explain(X)
+    finally:
+        handle.remove()
+    assert len(calls) == per_batch * 3
+    with torch.no_grad():
+        predicted = net(torch.as_tensor(X)).argmax(1).numpy()
+    np.testing.assert_array_equal(expl.predictions, predicted)
+    np.testing.assert_array_equal(expl.targets[:, 0], predicted)
+    explicit = cls(net, target=predicted).fit(X).explain(X).maps
+    np.testing.assert_allclose(expl.maps, explicit, rtol=1e-12)
