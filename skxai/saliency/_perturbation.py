@@ -460,6 +460,11 @@ default='predicted'
                 )
             self.window_, self.stride_ = window, stride
             self.masks_ = _window_masks(image_hw, window, stride, self.placement)
+            # (n_pixels, n_windows) and windows per pixel: built once.
+            cover = sparse.csr_array(
+                self.masks_.reshape(len(self.masks_), -1).T.astype(np.float64)
+            )
+            self._cover = (cover, np.asarray(cover.sum(axis=1)).ravel())
         self.fill_, self.reference_ = _fit_background(self, X, layout, name)
 
     def _inputs_per_sample(self):
@@ -489,8 +494,7 @@ default='predicted'
             maps[..., covered] = unit_maps[..., unit_of[covered]]
         else:
             # (n_pixels, n_windows): mean drop of the windows covering a pixel.
-            cover = sparse.csr_array(masks.reshape(n_windows, -1).T.astype(np.float64))
-            counts = np.asarray(cover.sum(axis=1)).ravel()
+            cover, counts = self._cover
             sums = cover @ drops.transpose(1, 0, 2).reshape(n_windows, -1)
             with np.errstate(invalid="ignore", divide="ignore"):
                 pixel = np.where(counts[:, None] > 0, sums / counts[:, None], 0.0)
