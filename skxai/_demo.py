@@ -487,8 +487,8 @@ def _cem_report(report, mode, expl, display, n, max_iter):
         )
     report.finding(
         f"CEM pertinent {'negatives' if mode == 'pn' else 'positives'} (CNN)",
-        f"{name} found for {(found & ~empty).sum()} of {n} test images "
-        f"(found rate {found.mean():.0%})",
+        f"{name} found for {found.sum()} of {n} test images (found rate "
+        f"{found.mean():.0%}), {(found & ~empty).sum()} of them non-empty",
         "; ".join(missing) or None,
     )
     shown = display.status_

@@ -213,7 +213,9 @@ default=None
                 )
                 axes[i, 2 + j].set_title(f"iteration {it}", fontsize="small")
                 if np.isnan(saved).all():
-                    mark_zero_map(axes[i, 2 + j], f"no valid\n{name} yet")
+                    mark_zero_map(axes[i, 2 + j], f"no valid\n{name} saved")
+                elif is_zero_map(np.nan_to_num(saved), limits["vmax"]):
+                    mark_zero_map(axes[i, 2 + j], "empty")
             if mode == "pn":
                 ims[i, -1] = axes[i, -1].imshow(
                     to_image(images[i] + delta), cmap=image_cmap, **limits
