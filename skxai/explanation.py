@@ -255,7 +255,8 @@ class Explanation:
             )
             targets = first if same else None
         images = None
-        if self.images is not None:
+        # Raw tables with text columns have no mean sample.
+        if self.images is not None and np.asarray(self.images).dtype != object:
             img = np.asarray(self.images, dtype=np.float64)
             img_sums = np.zeros((len(groups), *img.shape[1:]))
             np.add.at(img_sums, inverse, img)
@@ -274,15 +275,18 @@ class Explanation:
     def plot(self, *, samples=None, ax=None, **kwargs):
         """Plot the explanation with its Display (needs matplotlib).
 
-        Saliency explanations are drawn by
+        Saliency explanations of images are drawn by
         :class:`skxai.plotting.SaliencyDisplay`: each sample's image beside its
-        maps, with colour bars that say what the values are.
+        maps, with colour bars that say what the values are. Tabular ones (the
+        layout says) by :class:`skxai.plotting.WaterfallDisplay` for one sample
+        (an int ``samples``, or an explanation of one sample), else by
+        :class:`skxai.plotting.BeeswarmDisplay` (every sample and feature).
 
         Parameters
         ----------
         samples : int or sequence of int, default=None
-            Which samples to show; by default the first few (the figure says
-            how many are left out).
+            Which samples to show; by default the first few images (the figure
+            says how many are left out), or every row of a table.
         ax : array of matplotlib Axes, default=None
             Axes to draw on; created if None.
         **kwargs : dict
@@ -294,6 +298,16 @@ class Explanation:
         display : Display
             The display, with ``figure_`` and ``ax_``.
         """
+        if type(self)._display == Explanation._display and self._is_tabular():
+            plotting = import_module("skxai.plotting")
+            if np.ndim(samples) == 0 and (samples is not None or len(self) == 1):
+                sample = 0 if samples is None else samples
+                return plotting.WaterfallDisplay.from_explanation(
+                    self, sample=sample, ax=ax, **kwargs
+                )
+            return plotting.BeeswarmDisplay.from_explanation(
+                self, samples=samples, ax=ax, **kwargs
+            )
         return self.display_class().from_explanation(
             self, samples=samples, ax=ax, **kwargs
         )

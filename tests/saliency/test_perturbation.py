@@ -900,3 +900,26 @@ def test_occlusion_tabular_bad_parameters(cancer, params, match):
     X, y, clf = cancer
     with pytest.raises(ValueError, match=match):
         Occlusion(clf, **params).fit(X)
+
+
+def test_occlusion_image_reference_fill_and_raw_table_mean(digits, logreg, mixed_table):
+    """Check fill='reference' on images and Explanation.mean on a raw table."""
+    X, _ = digits
+    occ = Occlusion(
+        logreg,
+        window=1,
+        image_shape=(8, 8),
+        fill="reference",
+        n_reference=20,
+        response_method="decision_function",
+        target="all",
+        random_state=0,
+    ).fit(X)
+    maps = occ.explain(X[:2]).maps
+    expected = logreg.coef_[None] * (X[:2] - occ.reference_.mean(axis=0))[:, None]
+    assert_allclose(maps, expected.reshape(2, 10, 8, 8), rtol=1e-9, atol=1e-12)
+    frame, y, pipe = mixed_table
+    expl = Occlusion(pipe, target="all").fit(frame).explain(frame.iloc[:6])
+    means = expl.mean(by=y[:6])
+    assert means.maps.shape == (len(np.unique(y[:6])), 2, 4)
+    assert means.images is None and means.layout is expl.layout
