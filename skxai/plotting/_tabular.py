@@ -10,7 +10,7 @@ and one sample's attributions adding up from the base value
 
 import numpy as np
 
-from ._base import check_matplotlib_support, ensure_fitted_explainer
+from ._base import check_matplotlib_support, ensure_fitted_explainer, select_samples
 
 # Colours of positive and negative attributions (red raises the output).
 _POSITIVE = "#d6404e"
@@ -86,8 +86,9 @@ def _format_value(value):
     return str(value)
 
 
-def _check_tabular(explanation, target, caller):
-    """``(values, names, data, target_label)`` of one target of an explanation."""
+def _check_tabular(explanation, target, caller, samples=None):
+    """``(values, names, data, target_label)`` of one target of an explanation,
+    for all its samples or those at positions ``samples``."""
     maps = getattr(explanation, "maps", None)
     if maps is None:
         raise ValueError(f"{caller} needs an explanation with attribution maps.")
@@ -108,13 +109,17 @@ def _check_tabular(explanation, target, caller):
             f"The 'target' parameter of {caller} must be the position of a target "
             f"in the explanation, an int in [0, {n_targets}). Got {target!r}."
         )
-    values = maps[:, target]
+    rows = np.arange(n)
+    if samples is not None:
+        rows = select_samples(samples, n, caller=caller)
+    values = maps[rows, target]
     names = _feature_names(explanation, n_units)
     data = _feature_values(explanation, n, n_units)
+    data = None if data is None else data[rows]
     label = None
     targets = getattr(explanation, "targets", None)
-    if targets is not None and n:
-        column = np.asarray(targets)[:, target]
+    if targets is not None and len(rows):
+        column = np.asarray(targets)[rows, target]
         if np.all(column == column[0]):
             label = column[0]
     return values, names, data, label
@@ -161,7 +166,7 @@ def _rows_figure(plt, ax, n_rows, width=6.4):
     """A figure tall enough for ``n_rows`` labelled rows, or ``ax``'s figure."""
     if ax is not None:
         return ax.figure, ax
-    height = 1.3 + 0.32 * n_rows
+    height = max(3.0, 1.3 + 0.32 * n_rows)
     return plt.subplots(figsize=(width, height), layout="constrained")
 
 
@@ -268,7 +273,8 @@ class ImportanceDisplay:
 
     @classmethod
     def from_explanation(
-        cls, explanation, *, target=0, ax=None, max_display=10, bar_kw=None
+        cls, explanation, *, samples=None, target=0, ax=None, max_display=10,
+        bar_kw=None,
     ):
         """Plot the mean absolute attribution per feature of an explanation.
 
@@ -277,6 +283,8 @@ class ImportanceDisplay:
         explanation : Explanation
             A tabular explanation: maps of shape ``(n_samples, n_targets,
             n_features)``.
+        samples : sequence of int, default=None
+            Positions of the samples averaged; all of them when None.
         target : int, default=0
             Which of the explanation's targets (its position, e.g. the class
             index for ``target="all"``).
@@ -294,7 +302,7 @@ class ImportanceDisplay:
         """
         check_matplotlib_support("ImportanceDisplay")
         values, names, _, label = _check_tabular(
-            explanation, target, "ImportanceDisplay"
+            explanation, target, "ImportanceDisplay", samples
         )
         importances = np.abs(values).mean(axis=0) if len(values) else (
             np.zeros(values.shape[1])
@@ -546,6 +554,7 @@ class BeeswarmDisplay:
         cls,
         explanation,
         *,
+        samples=None,
         target=0,
         ax=None,
         max_display=20,
@@ -559,6 +568,8 @@ class BeeswarmDisplay:
         explanation : Explanation
             A tabular explanation: maps of shape ``(n_samples, n_targets,
             n_features)``; its samples colour the dots.
+        samples : sequence of int, default=None
+            Positions of the samples drawn; all of them when None.
         target : int, default=0
             Which of the explanation's targets (its position).
         ax : matplotlib Axes, default=None
@@ -577,7 +588,7 @@ class BeeswarmDisplay:
         """
         check_matplotlib_support("BeeswarmDisplay")
         values, names, data, label = _check_tabular(
-            explanation, target, "BeeswarmDisplay"
+            explanation, target, "BeeswarmDisplay", samples
         )
         title = _target_title(label, getattr(explanation, "explainer", None))
         return cls(values, names, data=data, title=title or None).plot(

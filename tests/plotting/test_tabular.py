@@ -200,3 +200,53 @@ def test_tabular_displays_without_matplotlib(monkeypatch, cancer):
     for cls in (ImportanceDisplay, BeeswarmDisplay, WaterfallDisplay):
         with pytest.raises(ImportError, match=r"skxai\[plot\]"):
             cls.from_explanation(expl)
+
+
+def test_explanation_plot_picks_the_display_from_the_layout(pyplot, cancer):
+    """Check that Explanation.plot draws a table's many samples as a beeswarm,
+    one sample (an int, or a one-sample explanation) as a waterfall, and keeps
+    SaliencyDisplay for images."""
+    from skxai.plotting import SaliencyDisplay
+
+    X, _, values = cancer
+    expl = _explanation(X, values)
+    many = expl.plot()
+    assert isinstance(many, BeeswarmDisplay)
+    assert len(many.collections_[0].get_offsets()) == len(X)
+    subset = expl.plot(samples=[0, 5, 7])
+    assert len(subset.collections_[0].get_offsets()) == 3
+    one = expl.plot(samples=4)
+    assert isinstance(one, WaterfallDisplay)
+    np.testing.assert_allclose(one.end_, values[4].sum())
+    single = _explanation(X.iloc[4:5], values[4:5]).plot()
+    assert isinstance(single, WaterfallDisplay)
+    np.testing.assert_allclose(single.end_, one.end_)
+    image = Explanation(maps=np.ones((2, 1, 4, 4)), images=np.ones((2, 4, 4)))
+    assert isinstance(image.plot(), SaliencyDisplay)
+
+
+def test_tabular_displays_from_explainer(pyplot, cancer):
+    """Check that from_explainer explains X and draws what from_explanation
+    draws from the same explanation, with the DataFrame's column names."""
+    from skxai import Occlusion
+
+    X, clf, _ = cancer
+    occ = Occlusion(clf, fill="mean").fit(X)
+    expl = occ.explain(X.iloc[:20])
+    a = ImportanceDisplay.from_explainer(occ, X.iloc[:20])
+    b = ImportanceDisplay.from_explanation(expl)
+    assert _labels(a.ax_.get_yticklabels()) == _labels(b.ax_.get_yticklabels())
+    assert set(_labels(a.ax_.get_yticklabels())) <= set(X.columns)
+    np.testing.assert_allclose(
+        [r.get_width() for r in a.bars_], [r.get_width() for r in b.bars_]
+    )
+    a = BeeswarmDisplay.from_explainer(occ, X.iloc[:20], max_display=5)
+    b = BeeswarmDisplay.from_explanation(expl, max_display=5)
+    for x, y in zip(a.collections_, b.collections_):
+        np.testing.assert_allclose(x.get_offsets(), y.get_offsets())
+    a = WaterfallDisplay.from_explainer(occ, X.iloc[:20], sample=6)
+    b = WaterfallDisplay.from_explanation(expl, sample=6)
+    np.testing.assert_allclose(a.end_, b.end_)
+    assert a.ax_.get_title() == b.ax_.get_title() == f"sample {X.index[6]}, class 0"
+    with pytest.raises(ValueError, match="'sample' parameter of WaterfallDisplay"):
+        WaterfallDisplay.from_explainer(occ, X.iloc[:20], sample=20)
