@@ -218,7 +218,11 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
         "model": "no_validation",
         "target": [StrOptions(set(_TARGET_WORDS)), Integral, str, "array-like"],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "n_jobs": [Integral, None],
+        "n_jobs": [
+            Interval(Integral, 1, None, closed="left"),
+            Interval(Integral, None, -1, closed="right"),
+            None,
+        ],
         "verbose": ["verbose"],
     }
     # Explainers that differentiate the model set this to True.
@@ -421,11 +425,17 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
         target = self.target
         if isinstance(target, str) and target in _TARGET_WORDS:
             return
-        if np.ndim(target) == 0:
-            self._class_index(target)
-        else:
-            for label in np.asarray(target).ravel():
-                self._class_index(label)
+        labels = [target] if np.ndim(target) == 0 else np.asarray(target).ravel()
+        bool_classes = np.asarray(self.classes_).dtype == bool
+        for label in labels:
+            if isinstance(label, bool | np.bool_) and not bool_classes:
+                raise ValueError(
+                    f"The 'target' parameter of {type(self).__name__} must be "
+                    "'predicted', 'true', 'all', a class label or one label per "
+                    f"sample; a bool is not one of the model's classes "
+                    f"{np.asarray(self.classes_).tolist()}. Got {target!r}."
+                )
+            self._class_index(label)
 
     def _class_index(self, label):
         matches = np.flatnonzero(np.asarray(self.classes_) == label)
@@ -534,6 +544,51 @@ def _non_numeric(X):
         for c, d in zip(X.columns, X.dtypes)
         if not pd.api.types.is_numeric_dtype(d)
     ]
+
+
+def explainer_input(explainer, X):
+    """``X`` as a fitted explainer validates it for explaining.
+
+    For metrics, which query the model on the samples an explainer explained:
+    the shape, the feature names and the dtypes the explainer was fitted on are
+    checked; a DataFrame with non-numeric columns stays an object array (the
+    explainer's ``layout_.to_model`` turns it back into a DataFrame).
+
+    Parameters
+    ----------
+    explainer : fitted explainer
+    X : array-like of shape (n_samples, n_features) or (n_samples, *input_shape)
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, *input_shape_)
+    """
+    check_is_fitted(explainer)
+    return explainer._validate_X(X, reset=False)
+
+
+def explain_classes(explainer, X, classes):
+    """Maps of validated samples for one class index per sample.
+
+    What ``explain`` gives with ``target=classes_[classes]``, without asking
+    the model for its predictions first: metrics re-explain perturbed copies
+    of a sample for the class explained on the sample itself.
+
+    Parameters
+    ----------
+    explainer : fitted explainer
+    X : ndarray of shape (n_samples, *input_shape_)
+        Samples validated by :func:`explainer_input`.
+    classes : array-like of shape (n_samples,)
+        Class indices (columns of the model's scores).
+
+    Returns
+    -------
+    maps : ndarray of shape (n_samples, *input_shape_)
+    """
+    check_is_fitted(explainer)
+    targets = np.asarray(classes, dtype=np.intp).reshape(-1, 1)
+    return np.asarray(explainer._explain_all(X, targets)["maps"])[:, 0]
 
 
 def _has_sample_axis(value):

@@ -97,3 +97,40 @@ def test_gradient_similarity_torch_func_limit_is_chained():
     with pytest.raises(NotImplementedError, match="torch.func") as info:
         gs.fit(X, np.arange(6) % 2)
     assert isinstance(info.value.__cause__, RuntimeError)
+
+
+
+@pytest.fixture(scope="module")
+def binary_data():
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.RandomState(0)
+    X = rng.uniform(size=(30, 4))
+    y = (X[:, 0] > 0.5).astype(int)
+    return LogisticRegression().fit(X, y), X, y
+
+
+@pytest.mark.parametrize("target", [True, np.bool_(False), [True] * 30])
+def test_target_bool_is_not_a_class(binary_data, target):
+    """Check that target=True is rejected for integer classes (not class 1)."""
+    clf, X, _ = binary_data
+    with pytest.raises(ValueError, match="'target' parameter of Occlusion"):
+        skxai.Occlusion(clf, target=target).fit(X)
+
+
+def test_target_bool_when_classes_are_bools(binary_data):
+    """Check that a bool target is a class of a model fitted on bool labels."""
+    from sklearn.linear_model import LogisticRegression
+
+    _, X, y = binary_data
+    clf = LogisticRegression().fit(X, y.astype(bool))
+    explanation = skxai.Occlusion(clf, target=True).fit(X).explain(X[:3])
+    assert explanation.targets.tolist() == [[True]] * 3
+
+
+def test_n_jobs_zero_rejected_in_fit(binary_data):
+    """Check that n_jobs=0 fails in fit, naming the parameter."""
+    clf, X, _ = binary_data
+    with pytest.raises(ValueError, match="'n_jobs' parameter of Occlusion.*Got 0"):
+        skxai.Occlusion(clf, n_jobs=0).fit(X)
+    skxai.Occlusion(clf, n_jobs=-1).fit(X)  # negative counts stay valid
