@@ -3,6 +3,7 @@
 import numpy as np
 from sklearn.pipeline import Pipeline
 
+from ..base import explainer_input
 from ..models._adapters import ModelAdapter, check_model
 
 
@@ -161,12 +162,6 @@ class MetricModel:
         proba = _softmax(scores.reshape(n * k, n_classes)).reshape(n, k, n_classes)
         return np.take_along_axis(proba, targets[:, None, None], axis=2)[:, :, 0]
 
-    def output(self, X, kind, batch_size):
-        """Scores of ``kind``: ``"proba"`` or a response method."""
-        if kind == "proba":
-            return self.proba(X, batch_size)
-        return self.scores(X, kind, batch_size)
-
 
 def _looks_like_proba(scores):
     if scores.size == 0:
@@ -194,13 +189,23 @@ def check_X(X, caller):
             f"{caller} expects X of shape (n_samples, n_features) or "
             f"(n_samples, *input_shape); got an array of shape {X.shape}."
         )
+    _check_samples(X, caller)
     if not np.all(np.isfinite(X)):
         raise ValueError(f"Input X contains NaN or infinity ({caller}).")
     return X
 
 
+def _check_samples(X, caller):
+    if len(X) == 0:
+        raise ValueError(
+            f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 "
+            f"is required by {caller}: a metric averages over samples."
+        )
+
+
 def check_maps(maps, X, caller):
     """Maps flattened per sample, shape (n_samples, n_features), or a clear error."""
+    _check_samples(X, caller)
     maps = np.asarray(getattr(maps, "maps", maps))
     n = len(X)
     n_features = int(np.prod(X.shape[1:]))
@@ -252,10 +257,27 @@ def check_targets(targets, mm, X, batch_size, caller, *, first_scores=None):
     return index
 
 
-def explanation_targets(explanation, mm):
-    """Class indices of an Explanation's first target."""
-    labels = np.asarray(explanation.targets)[:, 0]
-    classes = np.asarray(mm.classes)
-    return np.array(
-        [int(np.flatnonzero(classes == label)[0]) for label in labels], dtype=np.intp
+def explained_maps(explainer, X, y, caller):
+    """Explain ``X`` once for a metric: ``(explanation, X, maps, targets)``.
+
+    ``X`` is validated as the explainer validates it, ``maps`` holds one
+    flattened map per sample and ``targets`` its class index: the explained
+    class, or the predicted one when the explainer explains every class
+    (``target="all"``), so that a metric never judges another class's map.
+    """
+    expl = explainer.explain(X, y)
+    X = explainer_input(explainer, X)
+    _check_samples(X, caller)
+    maps = np.asarray(expl.maps)
+    labels = np.asarray(expl.targets)
+    rows = np.arange(len(maps))
+    column = np.zeros(len(maps), dtype=np.intp)
+    if labels.shape[1] > 1:  # target="all": the predicted class's map
+        column = np.argmax(labels == np.asarray(expl.predictions)[:, None], axis=1)
+    maps = check_maps(maps[rows, column], X, caller)
+    classes = np.asarray(explainer.classes_)
+    targets = np.array(
+        [int(np.flatnonzero(classes == label)[0]) for label in labels[rows, column]],
+        dtype=np.intp,
     )
+    return expl, X, maps, targets

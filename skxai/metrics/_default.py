@@ -2,14 +2,13 @@
 
 import numpy as np
 
-from ._common import MetricModel, check_maps, explanation_targets
+from ._common import MetricModel, explained_maps
 from ._faithfulness import _auc, _deletion, _insertion, _Memo
 
 
 def _is_similarity_explainer(explainer):
-    return hasattr(explainer, "y_ref_") or type(explainer).__module__.startswith(
-        "skxai.similarity"
-    )
+    """Whether the explainer ranks labelled references (its fitted ``y_ref_``)."""
+    return hasattr(explainer, "y_ref_")
 
 
 def default_score(explainer, X, y=None):
@@ -59,11 +58,8 @@ def default_score(explainer, X, y=None):
 
 
 def _insertion_minus_deletion(explainer, X, y=None):
-    expl = explainer.explain(X, y)
-    X = explainer._validate_X(X, reset=False)
+    _, X, maps, targets = explained_maps(explainer, X, y, "default_score")
     mm = MetricModel(explainer, "default_score")
-    maps = check_maps(np.asarray(expl.maps)[:, :1], X, "default_score")
-    targets = explanation_targets(expl, mm)
     memo = _Memo()
     batch_size = 64
     proba_X = memo.get(("proba", "X"), lambda: mm.proba(X, batch_size))

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import Bunch
 
-from ._common import MetricModel, check_maps, explanation_targets, is_explainer
+from ._common import MetricModel, explained_maps, is_explainer
 from ._default import _is_similarity_explainer
 from ._faithfulness import (
     _aopc,
@@ -175,10 +175,7 @@ def _evaluate_one(explainer, mm, memo, X, y, names, metric_params, batch_size):
             "The metric 'identical_class' judges similarity explainers; "
             f"{type(explainer).__name__} is not one."
         )
-    expl = explainer.explain(X, y)
-    Xv = explainer._validate_X(X, reset=False)
-    maps = check_maps(np.asarray(expl.maps)[:, :1], Xv, "evaluate")
-    targets = explanation_targets(expl, mm)
+    _, Xv, maps, targets = explained_maps(explainer, X, y, "evaluate")
     proba_X = memo.get(("proba", "X"), lambda: mm.proba(Xv, batch_size))
     cache = {}
 

@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import check_random_state
 
-from ._common import MetricModel, check_maps, check_targets, check_X
+from ..base import explain_classes, explainer_input
+from ._common import MetricModel, check_maps, check_targets, check_X, explained_maps
 
 
 # --------------------------------------------------------------------- helpers
@@ -233,7 +234,7 @@ def _flat(X):
 def _prepare(model, X, maps, targets, batch_size, caller, memo, *, output="proba"):
     mm = model if isinstance(model, MetricModel) else MetricModel(model, caller)
     if mm.explainer is not None:
-        X = mm.explainer._validate_X(X, reset=False)
+        X = explainer_input(mm.explainer, X)
     else:
         X = check_X(X, caller)
     mm.explanation = maps if hasattr(maps, "layout") else None
@@ -1010,18 +1011,18 @@ def max_sensitivity_error(
             f"{caller} re-explains perturbed samples and needs a fitted explainer; "
             f"got {type(explainer).__name__}."
         )
-    X = mm.explainer._validate_X(X, reset=False)
+    if maps is None:
+        _, X, maps, idx = explained_maps(mm.explainer, X, None, caller)
+        if targets is None:
+            targets = np.asarray(mm.explainer.classes_)[idx]
+    else:
+        X = explainer_input(mm.explainer, X)
     if X.dtype == object:
         raise ValueError(
             f"{caller} adds noise to every feature; X has non-numeric columns "
             f"{[str(c) for c in mm.explainer.layout_.feature_names]}. Use a metric "
             "that removes features (deletion_score, infidelity_error)."
         )
-    if maps is None:
-        expl = mm.explainer.explain(X)
-        maps = check_maps(np.asarray(expl.maps), X, caller)
-        if targets is None:
-            targets = np.asarray(expl.targets)[:, 0]
     maps = check_maps(maps, X, caller)
     memo = _Memo() if _memo is None else _memo
     batch_size = getattr(mm.explainer, "batch_size", 64)
@@ -1035,8 +1036,8 @@ def max_sensitivity_error(
     delta = rng.uniform(-radius, radius, size=(n, n_perturbations, n_features))
     moved = (X.reshape(n, 1, n_features) + delta).astype(X.dtype, copy=False)
     moved = moved.reshape((n * n_perturbations, *X.shape[1:]))
-    result = mm.explainer._explain_all(moved, np.repeat(idx, n_perturbations)[:, None])
-    moved_maps = np.asarray(result["maps"])[:, 0].reshape(n, n_perturbations, -1)
+    moved_maps = explain_classes(mm.explainer, moved, np.repeat(idx, n_perturbations))
+    moved_maps = moved_maps.reshape(n, n_perturbations, -1)
     dist = np.linalg.norm(moved_maps - maps[:, None, :], axis=2)
     if normalize:
         norms = np.linalg.norm(maps, axis=1)

@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
+from ._common import explained_maps
+
 
 def _rank_rows(values):
     from scipy.stats import rankdata
@@ -130,11 +132,9 @@ def model_randomization_check(
             f"{caller} randomises the layers of torch models (torch modules and "
             f"skorch nets); the explainer explains a {type(adapter.model).__name__}."
         )
-    expl = explainer.explain(X, y)
-    X_valid = explainer._validate_X(X, reset=False)
+    _, X_valid, original, idx = explained_maps(explainer, X, y, caller)
     n = len(X_valid)
-    original = np.asarray(expl.maps)[:, 0].reshape(n, -1)
-    targets = np.asarray(expl.targets)[:, 0]
+    targets = np.asarray(explainer.classes_)[idx]
     model = adapter.model
     model_copy = copy.deepcopy(model)
     module = model_copy.module_ if adapter.is_skorch else model_copy

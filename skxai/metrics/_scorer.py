@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ._common import check_maps, explanation_targets, is_explainer, unwrap_pipeline
+from ._common import explained_maps, is_explainer, unwrap_pipeline
 from ._default import _insertion_minus_deletion, _is_similarity_explainer
 from ._faithfulness import (
     deletion_score,
@@ -48,15 +48,8 @@ def _resolve(name, caller):
 
 
 def _maps_and_targets(explainer, X, y, caller):
-    expl = explainer.explain(X, y)
-    X = explainer._validate_X(X, reset=False)
-    maps = check_maps(np.asarray(expl.maps)[:, :1], X, caller)
-    from ._common import MetricModel
-
-    targets = np.asarray(explainer.classes_)[
-        explanation_targets(expl, MetricModel(explainer, caller))
-    ]
-    return X, maps, targets
+    _, X, maps, targets = explained_maps(explainer, X, y, caller)
+    return X, maps, np.asarray(explainer.classes_)[targets]
 
 
 class _ExplanationScorer:
