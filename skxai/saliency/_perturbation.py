@@ -47,15 +47,19 @@ def _pair(value, name, caller):
 def _categorical_columns(model, layout, X):
     """Boolean per feature: columns filled by their most frequent value.
 
-    Non-numeric columns of a raw table, and the columns that a Pipeline's first
-    step (a ColumnTransformer) routes to a categorical encoder: a mean or a
-    median there would be a category the encoder never saw.
+    Non-numeric (and boolean) columns of a raw table, and the columns that a
+    Pipeline's first step (a ColumnTransformer) routes to a categorical
+    encoder: a mean or a median there would be a category the encoder never
+    saw.
     """
     categorical = np.zeros(layout.n_features, dtype=bool)
     if layout.kind != "tabular":
         return categorical
     if layout.dtypes is not None:
-        categorical |= [not pd.api.types.is_numeric_dtype(d) for d in layout.dtypes]
+        categorical |= [
+            not pd.api.types.is_numeric_dtype(d) or pd.api.types.is_bool_dtype(d)
+            for d in layout.dtypes
+        ]
     for columns in _encoded_columns(model):
         for column in columns:
             if isinstance(column, Integral) and not isinstance(column, bool):

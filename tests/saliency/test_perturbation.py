@@ -923,3 +923,32 @@ def test_occlusion_image_reference_fill_and_raw_table_mean(digits, logreg, mixed
     means = expl.mean(by=y[:6])
     assert means.maps.shape == (len(np.unique(y[:6])), 2, 4)
     assert means.images is None and means.layout is expl.layout
+
+
+def test_occlusion_raw_table_boolean_column_filled_by_mode():
+    """Check a boolean column of a raw table is filled by its mode, not a mean."""
+    from sklearn.compose import make_column_transformer
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame(
+        {
+            "owner": rng.random(80) < 0.7,
+            "city": rng.choice(["a", "b"], 80),
+            "area": rng.normal(50, 10, 80),
+        }
+    )
+    y = (frame["owner"] ^ (frame["area"] > 50)).to_numpy().astype(int)
+    pipe = make_pipeline(
+        make_column_transformer(
+            (OneHotEncoder(), ["city"]), remainder=StandardScaler()
+        ),
+        LogisticRegression(),
+    ).fit(frame, y)
+    occ = Occlusion(pipe, fill="mean", target=1).fit(frame)
+    assert occ.fill_.dtype == object and bool(occ.fill_[0])  # the mode, not 0.7
+    maps = occ.explain(frame.iloc[:4]).maps[:, 0]
+    copies = frame.iloc[:4].copy()
+    copies["owner"] = True
+    expected = pipe.decision_function(frame.iloc[:4]) - pipe.decision_function(copies)
+    assert_allclose(maps[:, 0], expected, rtol=1e-9, atol=1e-12)
