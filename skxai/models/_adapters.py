@@ -324,11 +324,12 @@ class _EvalSession:
             m.training = training
         with torch.no_grad():
             for m, tensors, saved in self.buffers:
-                if m._buffers.keys() != tensors.keys() or any(
-                    m._buffers[k] is not v for k, v in tensors.items()
-                ):
-                    m._buffers.clear()
-                    m._buffers.update(tensors)
+                current = m._buffers  # a dict, or a wrapper of a ScriptModule
+                for name in set(current.keys()) - set(tensors):
+                    del current[name]  # a buffer registered while explaining
+                for name, tensor in tensors.items():
+                    if name not in current.keys() or current[name] is not tensor:
+                        current[name] = tensor
                 for name, (version, value) in saved.items():
                     b = tensors[name]
                     if b._version != version:
@@ -421,10 +422,12 @@ def _make_watch():
             def __init__(self):
                 super().__init__()
                 self.last = None
+                self.n_calls = 0
 
             def __torch_function__(self, func, types, args=(), kwargs=None):
                 kwargs = kwargs or {}
                 out = func(*args, **kwargs)
+                self.n_calls += 1
                 kind = activations.get(func)
                 if kind is not None and args and isinstance(out, torch.Tensor):
                     dim = args[1] if len(args) > 1 else kwargs.get("dim")
@@ -634,23 +637,32 @@ class TorchAdapter(ModelAdapter):
         out = _check_tensor_output(out)
         kind, pre = _final_activation(out, watch.last)
         _BYPASSED.output = None if kind is None else weakref.ref(out)
-        if kind is None:
+        if kind is None and method != "auto" and not self._warned:
             hidden = _hidden_activation(out, watch.last)
-            if hidden is not None and method != "auto":
-                self._warn_hidden(module, hidden, method)
+            if hidden is not None:
+                self._warn(
+                    f"{_output_name(module)} applies a {hidden} whose result is "
+                    "changed before it is returned, so skxai cannot bypass it",
+                    f"pre-{hidden} scores",
+                    method,
+                )
+            elif watch.n_calls == 0:
+                self._warn(
+                    f"The forward of {type(module).__name__} runs no torch "
+                    "function skxai can watch (TorchScript, a C++ extension), so "
+                    "a final softmax in it cannot be found and bypassed",
+                    "pre-softmax scores (logits)",
+                    method,
+                )
         return self._outputs(out, kind, pre, method)
 
-    def _warn_hidden(self, module, kind, method):
-        if self._warned:
-            return
+    def _warn(self, problem, taken_as, method):
         self._warned = True
         warnings.warn(
-            f"{_output_name(module)} applies a {kind} whose result is changed "
-            "before it is returned, so skxai cannot bypass it: "
-            f"response_method={method!r} is computed from the output as it is "
-            f"returned, taken as pre-{kind} scores. Return the {kind}'s input or "
-            f"its result unchanged from forward, or explain the output as it is "
-            "with response_method='auto' (black-box explainers).",
+            f"{problem}: response_method={method!r} is computed from the output "
+            f"as it is returned, taken as {taken_as}. Return the logits from "
+            "forward (apply the softmax in the loss), or explain the output as it "
+            "is with response_method='auto' (black-box explainers).",
             UserWarning,
             stacklevel=4,
         )

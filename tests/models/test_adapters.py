@@ -235,6 +235,23 @@ def test_torch_adapter_softmax_changed_after_warns():
         adapter.scores(X)  # 'auto' is the output as it is: nothing to warn about
 
 
+@pytest.mark.filterwarnings(
+    "ignore:`torch.jit.script` is deprecated:DeprecationWarning"
+)
+def test_torch_adapter_torchscript_softmax_warns():
+    """Check that a TorchScript module, whose forward cannot be watched for a final
+    softmax, gets a warning for the logits it cannot find."""
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Softmax(dim=1)).eval()
+    X = np.random.RandomState(0).rand(5, 4).astype(np.float32)
+    adapter = check_model(torch.jit.script(net))
+    with pytest.warns(UserWarning, match="TorchScript.*cannot be found and bypassed"):
+        out = adapter.scores(X, "decision_function")
+    with torch.no_grad():
+        np.testing.assert_allclose(out, net(torch.as_tensor(X)).numpy(), atol=1e-7)
+
+
 def test_torch_forward_bypasses_softmax_under_torch_func():
     """Check that the watched forward works under torch.func (vmap of grad), as
     per-example gradients use it, and gives the logits' gradients."""
