@@ -367,17 +367,24 @@ def eval_mode(module):
 # ------------------------------------------------------- the output activation
 _ACTIVATIONS = None
 _LOGS = None
+_RESHAPES = None
 _BYPASSED = threading.local()
 
 
 def _activation_functions():
     """torch functions of a final activation -> 'softmax', 'log_softmax', 'sigmoid'."""
-    global _ACTIVATIONS, _LOGS
+    global _ACTIVATIONS, _LOGS, _RESHAPES
     if _ACTIVATIONS is None:
         import torch
 
         F = torch.nn.functional
-        _LOGS = {torch.log, torch.Tensor.log}
+        T = torch.Tensor
+        _LOGS = {torch.log, T.log}
+        # Calls that change neither values nor samples: probs.squeeze(1), .view(n, -1)
+        _RESHAPES = {
+            *(T.view, T.reshape, T.squeeze, T.flatten, T.contiguous, T.to, T.float),
+            *(torch.reshape, torch.squeeze, torch.flatten),
+        }
         _ACTIVATIONS = {
             **dict.fromkeys(
                 (torch.softmax, F.softmax, torch.Tensor.softmax, torch.special.softmax),
@@ -416,7 +423,8 @@ def _make_watch():
 
             Torch function modes are per thread, so a watched forward sees only
             its own calls. A ``torch.log`` of the recorded softmax's output turns
-            the record into a log-softmax of the same input.
+            the record into a log-softmax of the same input; a reshape that keeps
+            the samples and values (``probs.squeeze(1)``) is followed.
             """
 
             def __init__(self):
@@ -432,14 +440,19 @@ def _make_watch():
                 if kind is not None and args and isinstance(out, torch.Tensor):
                     dim = args[1] if len(args) > 1 else kwargs.get("dim")
                     self.last = (kind, args[0], out, dim)
-                elif (
-                    func in _LOGS
-                    and self.last is not None
-                    and self.last[0] == "softmax"
-                    and args
-                    and args[0] is self.last[2]
-                ):
-                    self.last = ("log_softmax", self.last[1], out, self.last[3])
+                elif self.last is not None and args and args[0] is self.last[2]:
+                    kind, pre, value, dim = self.last
+                    if func in _LOGS and kind == "softmax":
+                        self.last = ("log_softmax", pre, out, dim)
+                    elif (
+                        func in _RESHAPES
+                        and isinstance(out, torch.Tensor)
+                        and out.ndim in (1, 2)
+                        and out.numel() == value.numel()
+                        and len(out) == len(value)
+                    ):
+                        pre = pre.reshape(out.shape).to(out.dtype)
+                        self.last = (kind, pre, out, None if out.ndim < 2 else dim)
                 return out
 
         _WATCH = _OutputWatch

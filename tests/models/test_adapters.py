@@ -235,6 +235,42 @@ def test_torch_adapter_softmax_changed_after_warns():
         adapter.scores(X)  # 'auto' is the output as it is: nothing to warn about
 
 
+@pytest.mark.parametrize("binary", [True, False])
+def test_torch_adapter_follows_reshapes_of_the_final_activation(binary):
+    """Check that a final sigmoid or softmax reshaped before it is returned
+    (``torch.sigmoid(z).squeeze(1)``, ``softmax(z).view(n, -1)``) is bypassed."""
+    torch = pytest.importorskip("torch")
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(4, 1 if binary else 3)
+
+        def forward(self, x):
+            if binary:
+                return torch.sigmoid(self.fc(x)).squeeze(1)
+            return torch.softmax(self.fc(x), dim=1).view(len(x), -1).contiguous()
+
+    torch.manual_seed(0)
+    net = Net()
+    X = np.random.RandomState(0).rand(5, 4).astype(np.float32)
+    with torch.no_grad():
+        z = net.fc(torch.as_tensor(X)).double().numpy()
+    adapter = check_model(net)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        logits = adapter.scores(X, "decision_function")
+        proba = adapter.scores(X, "predict_proba")
+    if binary:
+        p = 1 / (1 + np.exp(-z))
+        np.testing.assert_allclose(logits, np.hstack([-z, z]), rtol=1e-6)
+        np.testing.assert_allclose(proba, np.hstack([1 - p, p]), rtol=1e-6)
+    else:
+        p = np.exp(z) / np.exp(z).sum(1, keepdims=True)
+        np.testing.assert_allclose(logits, z, rtol=1e-6)
+        np.testing.assert_allclose(proba, p, rtol=1e-5)
+
+
 @pytest.mark.filterwarnings(
     "ignore:`torch.jit.script` is deprecated:DeprecationWarning"
 )
