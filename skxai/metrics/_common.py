@@ -6,6 +6,16 @@ from sklearn.pipeline import Pipeline
 from ..base import explainer_input
 from ..models._adapters import ModelAdapter, check_model
 
+# Constraints of the arguments every metric takes (scikit-learn's
+# validate_params); maps and targets may be an Explanation, checked by
+# check_maps and check_targets.
+METRIC_PARAMS = {
+    "model": "no_validation",
+    "X": ["array-like"],
+    "maps": "no_validation",
+    "targets": "no_validation",
+}
+
 
 def is_explainer(estimator):
     """Return True if ``estimator`` is an skxai explainer (fitted or not)."""

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from ..utils._sklearn_compat import HasMethods, validate_params
 from ._common import MetricModel, explained_maps
 from ._faithfulness import _auc, _deletion, _insertion, _Memo
 
@@ -11,6 +12,14 @@ def _is_similarity_explainer(explainer):
     return hasattr(explainer, "y_ref_")
 
 
+@validate_params(
+    {
+        "explainer": [HasMethods(["explain", "fit"])],
+        "X": ["array-like"],
+        "y": ["array-like", None],
+    },
+    prefer_skip_nested_validation=False,
+)
 def default_score(explainer, X, y=None):
     """The documented default metric of an explainer, averaged; higher is better.
 

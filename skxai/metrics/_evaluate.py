@@ -1,9 +1,12 @@
 """Judge several explainers on several metrics at once, as tidy DataFrames."""
 
+from numbers import Integral
+
 import numpy as np
 import pandas as pd
 from sklearn.utils import Bunch
 
+from ..utils._sklearn_compat import Interval, validate_params
 from ._common import MetricModel, explained_maps, is_explainer
 from ._default import _is_similarity_explainer
 from ._faithfulness import (
@@ -33,6 +36,17 @@ _COLUMN = {
 _CURVE_DEFAULTS = {"n_steps": None, "image_shape": None, "blur_sigma": 5.0}
 
 
+@validate_params(
+    {
+        "explainers": [dict],
+        "X": ["array-like"],
+        "y": ["array-like", None],
+        "metrics": [list, tuple, str],
+        "metric_params": [dict, None],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=False,
+)
 def evaluate(
     explainers,
     X,

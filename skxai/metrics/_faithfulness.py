@@ -22,7 +22,26 @@ import pandas as pd
 from sklearn.utils import check_random_state
 
 from ..base import explain_classes, explainer_input
-from ._common import MetricModel, check_maps, check_targets, check_X, explained_maps
+from ..models._adapters import RESPONSE_METHODS
+from ..utils._sklearn_compat import Interval, StrOptions, validate_params
+from ._common import (
+    METRIC_PARAMS,
+    MetricModel,
+    check_maps,
+    check_targets,
+    check_X,
+    explained_maps,
+)
+
+# Constraints of the parameters the curves share (scikit-learn's validate_params).
+_FILL = [Real, StrOptions({"mean", "blur"}), "array-like"]
+_CURVE_PARAMS = {
+    **METRIC_PARAMS,
+    "n_steps": [Interval(Integral, 1, None, closed="left"), None],
+    "image_shape": ["array-like", None],
+    "blur_sigma": [Interval(Real, 0, None, closed="neither")],
+    "batch_size": [Interval(Integral, 1, None, closed="left")],
+}
 
 
 # --------------------------------------------------------------------- helpers
@@ -350,6 +369,9 @@ def _auc(fractions, curves):
 
 
 # ------------------------------------------------------------ deletion/insertion
+@validate_params(
+    {**_CURVE_PARAMS, "fill": _FILL}, prefer_skip_nested_validation=False
+)
 def deletion_curve(
     model,
     X,
@@ -452,6 +474,9 @@ def deletion_curve(
     )
 
 
+@validate_params(
+    {**_CURVE_PARAMS, "start": _FILL}, prefer_skip_nested_validation=False
+)
 def insertion_curve(
     model,
     X,
@@ -544,6 +569,7 @@ def insertion_curve(
     )
 
 
+@validate_params(METRIC_PARAMS, prefer_skip_nested_validation=False)
 def deletion_score(model, X, maps, targets=None, **kwargs):
     """One minus the deletion AUC, per sample: higher is better.
 
@@ -587,6 +613,7 @@ def deletion_score(model, X, maps, targets=None, **kwargs):
     return 1.0 - _auc(fractions, curves)
 
 
+@validate_params(METRIC_PARAMS, prefer_skip_nested_validation=False)
 def insertion_score(model, X, maps, targets=None, **kwargs):
     """Insertion AUC per sample: higher is better.
 
@@ -628,6 +655,16 @@ def insertion_score(model, X, maps, targets=None, **kwargs):
 
 
 # --------------------------------------------------------------- pixel flipping
+@validate_params(
+    {
+        **METRIC_PARAMS,
+        "order": [StrOptions({"morf", "lerf"})],
+        "fill": _FILL,
+        "n_steps": _CURVE_PARAMS["n_steps"],
+        "batch_size": _CURVE_PARAMS["batch_size"],
+    },
+    prefer_skip_nested_validation=False,
+)
 def pixel_flipping_curve(
     model,
     X,
@@ -722,6 +759,7 @@ def _aopc(curves):
     return np.mean(curves[:, :1] - curves, axis=1)
 
 
+@validate_params(METRIC_PARAMS, prefer_skip_nested_validation=False)
 def morf_score(model, X, maps, targets=None, **kwargs):
     """AOPC of the most-relevant-first pixel flipping curve: higher is better.
 
@@ -760,6 +798,7 @@ def morf_score(model, X, maps, targets=None, **kwargs):
     return _aopc(curves)
 
 
+@validate_params(METRIC_PARAMS, prefer_skip_nested_validation=False)
 def lerf_error(model, X, maps, targets=None, **kwargs):
     """AOPC of the least-relevant-first pixel flipping curve: lower is better.
 
@@ -799,6 +838,20 @@ def lerf_error(model, X, maps, targets=None, **kwargs):
 
 
 # ------------------------------------------------------------------ infidelity
+@validate_params(
+    {
+        **METRIC_PARAMS,
+        "perturbation": [StrOptions({"subset", "gaussian"})],
+        "noise": [Interval(Real, 0, None, closed="neither")],
+        "fill": _FILL,
+        "n_perturbations": [Interval(Integral, 1, None, closed="left")],
+        "normalize": ["boolean"],
+        "response_method": [StrOptions(set(RESPONSE_METHODS))],
+        "batch_size": _CURVE_PARAMS["batch_size"],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=False,
+)
 def infidelity_error(
     model,
     X,
@@ -881,15 +934,11 @@ def infidelity_error(
     True
     """
     caller = "infidelity_error"
-    if perturbation not in ("subset", "gaussian"):
+    if perturbation == "subset" and noise > 1:
         raise ValueError(
-            f"The 'perturbation' parameter of {caller} must be 'subset' or "
-            f"'gaussian'. Got {perturbation!r} instead."
-        )
-    if not isinstance(n_perturbations, Integral) or n_perturbations < 1:
-        raise ValueError(
-            f"The 'n_perturbations' parameter of {caller} must be an int >= 1. "
-            f"Got {n_perturbations!r} instead."
+            f"The 'noise' parameter of {caller} is the probability of removing a "
+            "feature with perturbation='subset': it must be in the range (0, 1]. "
+            f"Got {noise!r} instead."
         )
     mm = MetricModel(model, caller)
     method = mm.response_method(response_method)
@@ -942,6 +991,19 @@ def infidelity_error(
 
 
 # ------------------------------------------------------------- max-sensitivity
+@validate_params(
+    {
+        "explainer": "no_validation",
+        "X": ["array-like"],
+        "maps": "no_validation",
+        "targets": "no_validation",
+        "radius": [Interval(Real, 0, None, closed="neither")],
+        "n_perturbations": [Interval(Integral, 1, None, closed="left")],
+        "normalize": ["boolean"],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=False,
+)
 def max_sensitivity_error(
     explainer,
     X,

@@ -1,11 +1,13 @@
 """Sanity checks of saliency maps (Adebayo et al., 2018)."""
 
 import copy
+from numbers import Integral
 
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
+from ..utils._sklearn_compat import validate_params
 from ._common import explained_maps
 
 
@@ -61,6 +63,18 @@ def _with_model(explainer, old, new, targets):
     return est.set_params(**update)
 
 
+@validate_params(
+    {
+        "explainer": "no_validation",
+        "X": ["array-like"],
+        "y": ["array-like", None],
+        "X_fit": ["array-like", None],
+        "y_fit": ["array-like", None],
+        "absolute": ["boolean"],
+        "random_state": [Integral],
+    },
+    prefer_skip_nested_validation=False,
+)
 def model_randomization_check(
     explainer, X, y=None, *, X_fit=None, y_fit=None, absolute=True, random_state=0
 ):

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from ..utils._sklearn_compat import validate_params
 from ._common import explained_maps, is_explainer, unwrap_pipeline
 from ._default import _insertion_minus_deletion, _is_similarity_explainer
 from ._faithfulness import (
@@ -96,6 +97,7 @@ class _ExplanationScorer:
         return self._func(explainer, X, maps, targets, **self.kwargs)
 
 
+@validate_params({"name": [str]}, prefer_skip_nested_validation=True)
 def get_scorer(name, **kwargs):
     """Return a scorer that judges an explainer's explanations; higher is better.
 

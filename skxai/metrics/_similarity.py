@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from ..utils._sklearn_compat import validate_params
+
 
 def _top_references(explainer, X, y, caller):
     """Index of each sample's most similar reference, the reference labels and the
@@ -19,6 +21,10 @@ def _top_references(explainer, X, y, caller):
     return order[:, 0], ref_labels, np.asarray(expl.predictions)
 
 
+@validate_params(
+    {"explainer": "no_validation", "X": ["array-like"], "y": ["array-like", None]},
+    prefer_skip_nested_validation=False,
+)
 def identical_class_score(explainer, X, y=None):
     """Identical-class test: does the most similar reference share the class?
 
@@ -68,6 +74,16 @@ def identical_class_score(explainer, X, y=None):
     return (ref_labels[top] == pred).astype(np.float64)
 
 
+@validate_params(
+    {
+        "explainer": "no_validation",
+        "X": ["array-like"],
+        "subclasses": ["array-like"],
+        "ref_subclasses": ["array-like"],
+        "y": ["array-like", None],
+    },
+    prefer_skip_nested_validation=False,
+)
 def identical_subclass_score(explainer, X, subclasses, ref_subclasses, y=None):
     """Identical-subclass test: does the most similar reference share the subclass?
 

@@ -99,8 +99,10 @@ def test_evaluate_bad_input_raises(setup):
         evaluate({"clf": clf}, X)
     with pytest.raises(TypeError, match="judges similarity explainers"):
         evaluate(explainers, X, metrics=["identical_class"])
-    with pytest.raises(TypeError, match="non-empty dict"):
+    with pytest.raises(TypeError, match="'explainers' parameter of evaluate"):
         evaluate([], X)
+    with pytest.raises(TypeError, match="non-empty dict"):
+        evaluate({}, X)
 
 
 def test_evaluate_black_box_and_gradient_explainers(digits):

@@ -59,3 +59,64 @@ def test_blur_with_a_wrong_image_shape(logreg, digits):
     X = digits[0][:2]
     with pytest.raises(ValueError, match="'image_shape' parameter of insertion_curve"):
         metrics.insertion_curve(logreg, X, np.ones((2, 64)), image_shape=(4, 4))
+
+
+
+# (metric, keyword arguments, parameter the error names); the metric is called as
+# metric(model, X, maps, **kwargs), max_sensitivity_error on the explainer.
+BAD_PARAMS = [
+    ("infidelity_error", {"noise": 0}, "noise"),
+    ("infidelity_error", {"noise": -0.1}, "noise"),
+    ("infidelity_error", {"noise": 1.5}, "noise"),
+    ("infidelity_error", {"n_perturbations": 0}, "n_perturbations"),
+    ("infidelity_error", {"perturbation": "x"}, "perturbation"),
+    ("infidelity_error", {"normalize": "yes"}, "normalize"),
+    ("infidelity_error", {"response_method": "x"}, "response_method"),
+    ("infidelity_error", {"random_state": "x"}, "random_state"),
+    ("max_sensitivity_error", {"radius": -0.1}, "radius"),
+    ("max_sensitivity_error", {"radius": 0}, "radius"),
+    ("max_sensitivity_error", {"n_perturbations": 0}, "n_perturbations"),
+    ("insertion_curve", {"blur_sigma": -1.0}, "blur_sigma"),
+    ("deletion_curve", {"blur_sigma": 0, "fill": "blur"}, "blur_sigma"),
+    ("deletion_curve", {"n_steps": 0}, "n_steps"),
+    ("deletion_curve", {"batch_size": 0}, "batch_size"),
+    ("deletion_curve", {"fill": "median"}, "fill"),
+    ("insertion_curve", {"start": "median"}, "start"),
+    ("pixel_flipping_curve", {"order": "random"}, "order"),
+    ("deletion_score", {"n_steps": -2}, "n_steps"),
+    ("lerf_error", {"batch_size": 0}, "batch_size"),
+]
+
+
+@pytest.mark.parametrize("name, kwargs, param", BAD_PARAMS)
+def test_metric_parameters_are_validated(coef_times_x, logreg, name, kwargs, param):
+    """Check that a bad metric parameter fails naming the parameter and metric.
+
+    Before, infidelity_error(noise=0) scored any maps 0 (a perfect score) and
+    negative radius and blur_sigma were accepted.
+    """
+    explainer, X, _ = coef_times_x
+    maps = np.random.RandomState(0).normal(size=X.shape)
+    metric = getattr(metrics, name)
+    with pytest.raises(ValueError, match=f"'{param}' parameter of {name}"):
+        if name == "max_sensitivity_error":
+            metric(explainer, X, **kwargs)
+        else:
+            metric(logreg, X, maps, **kwargs)
+
+
+def test_metric_arguments_are_validated(coef_times_x, logreg):
+    """Check the validation of evaluate, default_score, get_scorer and X."""
+    explainer, X, _ = coef_times_x
+    maps = np.zeros(X.shape)
+    calls = [
+        (lambda: metrics.evaluate({"e": explainer}, X, batch_size=0), "batch_size"),
+        (lambda: metrics.evaluate({"e": explainer}, X, metric_params=[1]),
+         "metric_params"),
+        (lambda: metrics.default_score(logreg, X), "explainer"),
+        (lambda: metrics.get_scorer(3), "name"),
+        (lambda: metrics.deletion_curve(logreg, "not an array", maps), "X"),
+    ]
+    for call, param in calls:
+        with pytest.raises((ValueError, TypeError), match=f"'{param}' parameter of"):
+            call()
