@@ -144,6 +144,16 @@ def _reference_images(X, spec, layout, blur_sigma, caller, name):
     return out
 
 
+def _unit_maps(maps, layout):
+    """Attribution of each unit, ``(n, n_units)``.
+
+    A pixel's is the sum over its channels; a feature group's the mean of its
+    members (explainers with groups give every member the group's value).
+    """
+    grouped = layout.kind == "tabular" and layout.groups is not None
+    return layout.features_to_units(maps, reduce="mean" if grouped else "sum")
+
+
 def _ranks(unit_maps, descending=True):
     """Position of each unit when units are sorted by attribution."""
     n, n_units = unit_maps.shape
@@ -296,7 +306,7 @@ def _curve(mm, X, maps, targets, memo, proba_X, spec, *, n_steps, image_shape,
     layout = _layout(mm, X, image_shape)
     _share_proba_plan(mm, memo)
     flat = _flat(X)
-    unit_maps = layout.features_to_units(maps, reduce="sum")
+    unit_maps = _unit_maps(maps, layout)
     cuts = _check_n_steps(n_steps, layout.n_units, caller)
     other = memo.get(
         ("images", _key(spec), blur_sigma, repr(layout)),
@@ -972,7 +982,6 @@ def infidelity_error(
         keep = layout.units_to_features(
             ~removed.reshape(n * n_perturbations, layout.n_units)
         ).reshape(n, n_perturbations, n_features)
-        weights = (~keep).astype(np.float64)
         fills = _reference_images(flat, fill, layout, 5.0, caller, "fill")
         out = mm.perturbed(
             flat, keep, fills, targets, kind=method, batch_size=batch_size,
@@ -980,7 +989,10 @@ def infidelity_error(
         )
     f_moved = out.reshape(-1)
     diff = f_x[:, None] - f_moved.reshape(n, n_perturbations)
-    dot = np.einsum("npf,nf->np", weights, maps)
+    if perturbation == "gaussian":
+        dot = np.einsum("npf,nf->np", weights, maps)
+    else:  # I . phi over the removed units
+        dot = np.einsum("npu,nu->np", removed, _unit_maps(maps, layout))
     if normalize:
         denom = np.sum(dot * dot, axis=1)
         beta = np.divide(

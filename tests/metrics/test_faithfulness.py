@@ -352,19 +352,22 @@ def test_table_deletion_removes_features_to_their_mean(cancer, spec):
     np.testing.assert_allclose(curves, expected, rtol=1e-10, atol=1e-12)
 
 
-def test_groups_are_removed_together_in_order_of_their_sum(cancer):
+def test_groups_are_removed_together_in_order_of_their_value(cancer):
     """Check that an explanation's layout with feature groups makes deletion,
     insertion and infidelity move whole groups (a feature in no group never
-    moves), ranked by the sum of the group's attributions."""
+    moves), a group's attribution being the value its members share."""
     from skxai._layout import Layout
     from skxai.explanation import Explanation
 
-    clf, X, pred, maps = cancer
-    groups = {"mean": range(0, 10), "error": range(10, 20), "worst": range(20, 29)}
+    clf, X, pred, _ = cancer
+    groups = {"mean": range(0, 10), "error": range(10, 20), "worst": range(20, 22)}
     layout = Layout.from_input((30,), groups=groups)
-    expl = Explanation(maps=maps[:, None], targets=pred[:, None], layout=layout)
     unit_of = layout.unit_index()
-    unit_maps = np.stack([maps[:, list(g)].sum(axis=1) for g in groups.values()], 1)
+    # Group values ranked differently by sum (sizes 10, 10, 2) and by value.
+    unit_maps = np.tile([1.0, -0.5, 3.0], (5, 1)) * np.arange(1, 6)[:, None]
+    unit_maps[::2] *= -1
+    maps = np.where(unit_of < 0, 7.0, unit_maps[:, np.maximum(unit_of, 0)])
+    expl = Explanation(maps=maps[:, None], targets=pred[:, None], layout=layout)
     fill = np.where(unit_of < 0, X, 1.0)
     fractions, curves = deletion_curve(clf, X, expl, pred, fill=1.0)
     expected = _brute_unit_curve(clf.predict_proba, X, pred, unit_maps, unit_of, fill)
@@ -387,7 +390,7 @@ def test_groups_are_removed_together_in_order_of_their_sum(cancer):
             moved = np.where(gone, 0.0, X[i])
             f_m = clf.decision_function(moved[None])[0]
             diff = (f_x - f_m) * (1 if pred[i] == 1 else -1)
-            expected[i] += (gone @ maps[i] - diff) ** 2 / 4
+            expected[i] += (removed[i, j] @ unit_maps[i] - diff) ** 2 / 4
     np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
 
 
