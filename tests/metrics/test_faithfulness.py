@@ -427,3 +427,51 @@ def test_image_curves_move_a_pixel_with_all_its_channels(channels_first):
     )
     np.testing.assert_allclose(curves, expected, rtol=1e-10, atol=1e-12)
     assert len(fractions) == 21
+
+
+@pytest.mark.parametrize(
+    "input_shape, image_shape, hot",
+    [
+        ((28, 28), None, (slice(None), 3, 5)),
+        ((1, 4, 4), None, (slice(None), slice(None), 1, 2)),
+        ((3, 4, 4), None, (slice(None), slice(None), 1, 2)),
+        ((4, 4, 3), None, (slice(None), slice(None), 1, 2)),  # torch: C=4, H=4, W=3
+        ((3, 5, 2), None, (slice(None), slice(None), 4, 1)),
+        ((48,), (4, 4, 3), (slice(None), 1, 2, slice(None))),  # flat, channels last
+        ((4,), None, (slice(None), 2)),
+        ((9,), None, (slice(None), 2)),
+        ((16,), None, (slice(None), 2)),
+        ((30,), None, (slice(None), 2)),
+    ],
+)
+def test_curves_remove_the_unit_the_layout_says(input_shape, image_shape, hot):
+    """Check that the first step of deletion removes exactly the pixel (all its
+    channels) or the feature whose attribution is largest, at the place the
+    layout gives it in the input the model takes."""
+    rng = np.random.RandomState(0)
+    n = 2
+    X = rng.rand(n, *input_shape)
+    seen = []
+    w = rng.normal(size=(X[0].size, 3))
+
+    def model(Z):
+        Z = np.asarray(Z)
+        seen.append(Z.copy())
+        z = Z.reshape(len(Z), -1) @ w
+        z = np.exp(z - z.max(axis=1, keepdims=True))
+        return z / z.sum(axis=1, keepdims=True)
+
+    shaped = X if image_shape is None else X.reshape(n, *image_shape)
+    maps = -rng.rand(*shaped.shape)
+    maps[hot] = 5.0
+    deletion_curve(model, X, maps.reshape(X.shape), [0, 1], fill=-1.0,
+                   n_steps=None, image_shape=image_shape, batch_size=1)
+    # The first input that is neither a sample nor all fill: sample 0's first
+    # step (the engine scores sample by sample, step by step).
+    rows = np.concatenate([z.reshape(len(z), -1) for z in seen])
+    is_sample = (rows[:, None, :] == X.reshape(1, n, -1)).all(axis=2).any(axis=1)
+    is_fill = (rows == -1.0).all(axis=1)
+    first = rows[~is_sample & ~is_fill][0].reshape(shaped[:1].shape)
+    expected = shaped[:1].copy()
+    expected[(slice(0, 1), *hot[1:])] = -1.0
+    np.testing.assert_array_equal(first, expected)
