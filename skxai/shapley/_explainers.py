@@ -18,12 +18,22 @@ from sklearn.utils import check_random_state
 from .._engine import sample_seeds, score_perturbations
 from ..base import RESPONSE_METHODS, BaseExplainer, ExplainerMixin
 from ..utils._sklearn_compat import Interval, StrOptions
-from ._maths import exact_plan, kernel_plan, kernel_solve, permutation_plan
+from ._maths import (
+    chain_contributions,
+    exact_plan,
+    kernel_plan,
+    kernel_solve,
+    paired_background_plan,
+    permutation_plan,
+)
 
 __all__ = ["KernelSHAP", "ShapleyValues"]
 
 # Exact Shapley values enumerate 2 ** n coalitions: refuse beyond this.
 _MAX_EXACT_PLAYERS = 20
+# method="auto" is exact when it costs at most this many model inputs per sample
+# (or no more than permutation sampling).
+_AFFORDABLE_INPUTS = 2**17
 
 
 class _ShapleyMixin:
@@ -47,6 +57,7 @@ class _ShapleyMixin:
         scores = self.adapter_.scores(
             layout.to_model(rows), self.response_method_, batch_size=self.batch_size
         )
+        self.reference_scores_ = scores
         self.expected_value_ = scores.mean(axis=0)
 
     def _players(self, layout):
@@ -175,19 +186,12 @@ class _ShapleyMixin:
         if k == 0:
             out = np.zeros((n, 0, targets.shape[1]))
             return out if shared else list(out)
-        player_features = self.player_features_.astype(np.uint8)
-
-        def to_features(m):
-            covered = m.astype(np.uint8) @ player_features > 0
-            # features in no player are always kept
-            return covered | ~self.player_features_.any(axis=0)
-
         if shared:
-            feature_masks = to_features(masks)
+            feature_masks = self._to_features(masks)
         else:
 
             def feature_masks(i):
-                return to_features(plans[i])
+                return self._to_features(plans[i])
 
         out = score_perturbations(
             self.adapter_,
@@ -203,6 +207,18 @@ class _ShapleyMixin:
         if shared:
             return out
         return [out[i, : len(m)] for i, m in enumerate(masks)]
+
+    def _to_features(self, masks):
+        """Coalitions of players ``(..., n_players)`` to feature masks."""
+        players = self.player_features_
+        if players.shape[0] == players.shape[1] and np.array_equal(
+            players, np.eye(len(players), dtype=bool)
+        ):
+            return np.asarray(masks, dtype=bool)  # one player per feature
+        # float matmul runs on BLAS (integer matmul does not); counts stay exact
+        covered = masks.astype(np.float32) @ players.astype(np.float32) > 0.5
+        # features in no player are always kept
+        return covered | ~players.any(axis=0)
 
     def _ends(self, X, targets):
         """``(v(N), v(empty))`` of shape (n, t): f(x) and the background's mean."""
@@ -259,15 +275,19 @@ class ShapleyValues(_ShapleyMixin, ExplainerMixin, BaseExplainer):
         skorch ``NeuralNet``, a ``torch.nn.Module`` or a callable ``f(X) ->
         scores``. It is never refit or copied.
     method : {'auto', 'exact', 'permutation'}, default='auto'
-        ``'exact'`` evaluates all ``2 ** n_players`` coalitions (at most 20
-        players); ``'permutation'`` averages the marginal contributions along
-        ``n_permutations`` random orders of the players and their reverses;
-        ``'auto'`` is exact when that needs no more coalitions than the
-        permutations would.
-    n_permutations : int, default=32
+        ``'exact'`` evaluates all ``2 ** n_players`` coalitions against every
+        background row (at most 20 players); ``'permutation'`` averages the
+        marginal contributions along ``n_permutations`` random orders of the
+        players and their reverses; ``'auto'`` is exact when that needs at
+        most ``2 ** 17`` model inputs per sample (10 players with 100
+        background rows) or no more than the permutations.
+    n_permutations : int, default=128
         Number of random orders of the players for ``method='permutation'``;
-        each is also used reversed (antithetic sampling), so about ``2 *
-        n_permutations * (n_players - 1)`` coalitions are evaluated per sample.
+        each is also used reversed (antithetic sampling). With a background,
+        each pair of orders is evaluated against one background row, the rows
+        taken in turn, so ``2 * n_permutations * (n_players - 1)`` model inputs
+        are spent per sample; with ``n_permutations`` at least the number of
+        background rows every row is used and the values add up exactly.
     fill : None, {'mean', 'median'}, float or array-like, default=None
         What hidden features become. ``None``: the background rows given to
         :meth:`fit` (at most ``n_reference`` of them), the score averaged over
@@ -363,14 +383,22 @@ default='predicted'
     The values add up to ``f_c(x) - v(empty)`` exactly, for the permutation
     estimate too (the contributions along an order telescope):
     ``explain(X).base_values`` holds ``v(empty)``, the mean background score,
-    and ``residual`` the gap (float rounding). The permutation estimate is
-    unbiased and exact for additive models; ``std_error`` gives its standard
-    error from the spread over the permutation pairs. A coalition met twice is
-    evaluated once, and the permutations of a sample are seeded by
-    ``random_state`` and the sample's values, so a sample gets the same values
-    whatever its position, ``n_jobs`` or ``batch_size``. ``explain(X).values``
-    holds one value per player; ``maps`` spreads a player's value evenly over
-    its features.
+    and ``residual`` the gap (float rounding; with fewer permutations than
+    background rows, the gap between the rows used and all rows).
+
+    The permutation estimate spends one model input per coalition: each order
+    and its reverse run against one background row, every row serving as
+    many pairs (stratified), and the estimate averages the rows' means (see
+    :func:`~skxai.shapley._maths.paired_background_plan`). It is unbiased and
+    exact for additive models; per model input it is far more accurate than
+    averaging each coalition over all background rows, as shap's
+    ``PermutationExplainer`` does. ``std_error`` estimates its standard error
+    from the spread over the pairs (an upper estimate: stratification is
+    ignored). With a ``fill`` value, a coalition met twice is evaluated once.
+    The orders of a sample are seeded by ``random_state`` and the sample's
+    values, so a sample gets the same values whatever its position,
+    ``n_jobs`` or ``batch_size``. ``explain(X).values`` holds one value per
+    player; ``maps`` spreads a player's value evenly over its features.
 
     References
     ----------
@@ -412,7 +440,7 @@ default='predicted'
         model,
         *,
         method="auto",
-        n_permutations=32,
+        n_permutations=128,
         fill=None,
         n_reference=100,
         window=None,
@@ -445,8 +473,9 @@ default='predicted'
         n = self.n_players_
         method = self.method
         if method == "auto":
-            n_perm_coalitions = 2 * self.n_permutations * max(n - 1, 1)
-            exact_ok = n <= _MAX_EXACT_PLAYERS and 2**n - 2 <= n_perm_coalitions
+            exact_cost = (2**n - 2) * self._n_background()
+            affordable = max(self._permutation_cost(n), _AFFORDABLE_INPUTS)
+            exact_ok = n <= _MAX_EXACT_PLAYERS and exact_cost <= affordable
             method = "exact" if exact_ok else "permutation"
         if method == "exact" and n > _MAX_EXACT_PLAYERS:
             raise ValueError(
@@ -461,14 +490,19 @@ default='predicted'
             inner = slice(1, len(masks) - 1)  # empty and grand coalition apart
             self._plan = (masks[inner], coef[inner], coef[0], coef[-1])
 
+    def _n_background(self):
+        reference = getattr(self, "reference_", None)
+        return 1 if reference is None else len(reference)
+
+    def _permutation_cost(self, n):
+        """Model inputs per sample of permutation sampling with n players."""
+        return 2 * self.n_permutations * max(n - 1, 1)
+
     def _inputs_per_sample(self):
         n = getattr(self, "n_players_", 1)
         if getattr(self, "method_", "permutation") == "exact":
-            k = 2**n - 2
-        else:
-            k = 2 * self.n_permutations * max(n - 1, 1)
-        n_ref = 1 if getattr(self, "reference_", None) is None else len(self.reference_)
-        return max(1, k * n_ref)
+            return max(1, (2**n - 2) * self._n_background())
+        return self._permutation_cost(n)
 
     def _explain_chunk(self, X, targets, seeds):
         n, t = targets.shape
@@ -480,17 +514,25 @@ default='predicted'
             values += coef_full[None, None, :] * full[:, :, None]
             values += coef_empty[None, None, :] * empty[:, :, None]
             return self._result(X, targets, values, full, empty)
-        n_players = self.n_players_
-        plans = []
-        for i, seed in enumerate(sample_seeds(X, int(seeds[0])) if n else []):
-            rng = np.random.default_rng(int(seed))
-            plans.append(permutation_plan(n_players, self.n_permutations, rng))
+        rngs = [
+            np.random.default_rng(int(seed))
+            for seed in (sample_seeds(X, int(seeds[0])) if n else [])
+        ]
+        if self.reference_ is None:
+            return self._permutation_fill(X, targets, full, empty, rngs)
+        return self._permutation_background(X, targets, full, empty, rngs)
+
+    def _permutation_fill(self, X, targets, full, empty, rngs):
+        """Orders against the fill: repeated coalitions evaluated once."""
+        n, t = targets.shape
+        n_players, n_perm = self.n_players_, self.n_permutations
+        plans = [permutation_plan(n_players, n_perm, rng) for rng in rngs]
         inner = [_inner_rows(masks) for masks, _, _ in plans]
         worths = self._worths(
             X, targets, [plans[i][0][rows] for i, rows in enumerate(inner)]
         )
         values = np.empty((n, t, n_players))
-        std_error = np.empty((n, t, n_players))
+        std_error = np.zeros((n, t, n_players))
         for i, (masks, coef, pair_coef) in enumerate(plans):
             v = np.empty((len(masks), t))
             v[inner[i]] = worths[i]
@@ -498,13 +540,61 @@ default='predicted'
             v[sizes == 0] = empty[i]
             v[sizes == n_players] = full[i]
             values[i] = (coef.T @ v).T
-            per_pair = (pair_coef @ v).reshape(self.n_permutations, n_players, t)
-            if self.n_permutations > 1:
-                std_error[i] = per_pair.std(axis=0, ddof=1).T / np.sqrt(
-                    self.n_permutations
-                )
-            else:
-                std_error[i] = 0.0
+            if n_perm > 1:
+                per_pair = (pair_coef @ v).reshape(n_perm, n_players, t)
+                std_error[i] = per_pair.std(axis=0, ddof=1).T / np.sqrt(n_perm)
+        return self._result(X, targets, values, full, empty, {"std_error": std_error})
+
+    def _permutation_background(self, X, targets, full, empty, rngs):
+        """Each order and its reverse against one background row, stratified.
+
+        One model input per coalition instead of one per background row (see
+        :func:`~skxai.shapley._maths.paired_background_plan`): the pairs are
+        virtual samples ``x`` whose fill is their background row.
+        """
+        n, t = targets.shape
+        n_players, n_perm = self.n_players_, self.n_permutations
+        n_bg = len(self.reference_)
+        plans = [paired_background_plan(n_players, n_perm, n_bg, rng) for rng in rngs]
+        # chain[i, o, k]: worth of the first k players of order o of sample i
+        chain = np.empty((n, 2 * n_perm, n_players + 1, t))
+        for i, (_, rows, _) in enumerate(plans):
+            chain[i, :, 0] = self.reference_scores_[rows[:, None], targets[i]]
+        chain[:, :, n_players] = full[:, None, :]
+        if n_players > 1 and n:
+            orders = np.stack([orders for orders, _, _ in plans])  # (n, 2P, p)
+            ranks = np.argsort(orders, axis=2)
+            sizes = np.arange(1, n_players)
+            prefixes = ranks[:, :, None, :] < sizes[None, None, :, None]
+            # virtual sample (i, pair): its order's prefixes, then its reverse's
+            prefixes = prefixes.reshape(n, 2, n_perm, n_players - 1, n_players)
+            prefixes = prefixes.transpose(0, 2, 1, 3, 4).reshape(
+                n * n_perm, 2 * (n_players - 1), n_players
+            )
+            masks = self._to_features(prefixes)
+            rows = np.stack([r[:n_perm] for _, r, _ in plans]).reshape(-1)
+            scores = score_perturbations(
+                self.adapter_,
+                np.repeat(X, n_perm, axis=0),
+                masks,
+                fill=self.reference_[rows],
+                response_method=self.response_method_,
+                batch_size=self.batch_size,
+                targets=np.repeat(targets, n_perm, axis=0),
+                layout=self.layout_,
+            )
+            scores = scores.reshape(n, n_perm, 2, n_players - 1, t)
+            chain[:, :, 1:n_players] = scores.transpose(0, 2, 1, 3, 4).reshape(
+                n, 2 * n_perm, n_players - 1, t
+            )
+        values = np.empty((n, t, n_players))
+        std_error = np.zeros((n, t, n_players))
+        for i, (orders, _, weights) in enumerate(plans):
+            contrib = chain_contributions(orders, chain[i])  # (2P, p, t)
+            values[i] = np.einsum("o,opt->tp", weights, contrib)
+            if n_perm > 1:
+                per_pair = (contrib[:n_perm] + contrib[n_perm:]) / 2
+                std_error[i] = per_pair.std(axis=0, ddof=1).T / np.sqrt(n_perm)
         return self._result(X, targets, values, full, empty, {"std_error": std_error})
 
 

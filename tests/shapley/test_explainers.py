@@ -65,7 +65,7 @@ LINEAR_CASES = [
     (
         "permutation",
         lambda m: ShapleyValues(
-            m, method="permutation", n_permutations=3, target="all", random_state=0
+            m, method="permutation", n_permutations=40, target="all", random_state=0
         ),
     ),
     ("kernel_all", lambda m: KernelSHAP(m, n_samples=30, target="all")),
@@ -120,7 +120,7 @@ def test_sampled_methods_close_to_exact_on_forest(forest):
     exact = ShapleyValues(model, method="exact", **kw).fit(background)
     exact = exact.explain(samples).values
     perm = ShapleyValues(
-        model, method="permutation", n_permutations=40, random_state=0, **kw
+        model, method="permutation", n_permutations=300, random_state=0, **kw
     ).fit(background)
     ex = perm.explain(samples)
     assert np.all(np.abs(ex.values - exact) <= 4 * ex.std_error + 1e-12)
@@ -142,7 +142,7 @@ def _symmetric_scores(X):
     [
         lambda m: ShapleyValues(m, method="exact", target=1),
         lambda m: ShapleyValues(
-            m, method="permutation", n_permutations=5, target=1, random_state=0
+            m, method="permutation", n_permutations=20, target=1, random_state=0
         ),
         lambda m: KernelSHAP(m, n_samples=14, target=1),
     ],
@@ -318,3 +318,15 @@ def test_raw_frame_rejects_numeric_fill(categorical_frame):
     pipe = make_pipeline(encode, LogisticRegression()).fit(frame, y)
     with pytest.raises(ValueError, match="fill.*None"):
         ShapleyValues(pipe, fill=0.0).fit(frame)
+
+
+def test_permutation_fewer_pairs_than_background_reports_residual(forest):
+    """Check that too few pairs for the background give the honest residual."""
+    X, _, model = forest
+    kw = {"response_method": "predict_proba", "target": 1, "random_state": 0}
+    sv = ShapleyValues(model, method="permutation", n_permutations=4, **kw)
+    ex = sv.fit(X[:30]).explain(X[100:103])
+    full = model.predict_proba(X[100:103])[:, 1]
+    gap = ex.values[:, 0].sum(axis=1) - (full - ex.base_values[:, 0])
+    np.testing.assert_allclose(ex.residual[:, 0], gap, atol=1e-12)
+    assert np.abs(ex.residual).max() > 1e-6

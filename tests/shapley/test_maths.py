@@ -7,10 +7,12 @@ import numpy as np
 import pytest
 
 from skxai.shapley._maths import (
+    chain_contributions,
     exact_plan,
     exact_shapley,
     kernel_plan,
     kernel_shap,
+    paired_background_plan,
     permutation_plan,
     permutation_shapley,
     shapley_weights,
@@ -139,3 +141,65 @@ def test_exact_plan_coefficients():
         for i in range(4):
             expected = w[s - 1] if m[i] else (-w[s] if s < 4 else 0.0)
             assert c[i] == pytest.approx(expected)
+
+
+def _paired_estimate(f, x, background, n_perm, rng):
+    """The estimate of paired_background_plan on f, computed row by row."""
+    n = len(x)
+    orders, rows, weights = paired_background_plan(n, n_perm, len(background), rng)
+    chain = np.empty((len(orders), n + 1))
+    for o, (order, r) in enumerate(zip(orders, rows)):
+        point = background[r].copy()
+        chain[o, 0] = f(point)
+        for k, player in enumerate(order):
+            point[player] = x[player]
+            chain[o, k + 1] = f(point)
+    return weights @ chain_contributions(orders, chain), rows
+
+
+def _interventional_exact(f, x, background):
+    n = len(x)
+
+    def value(masks):
+        return np.array(
+            [np.mean([f(np.where(m, x, b)) for b in background]) for m in masks]
+        )
+
+    return exact_shapley(value, n)
+
+
+def test_paired_background_plan_exact_for_additive_and_efficient():
+    """Check the stratified pairs: exact on additive f, efficient, unbiased."""
+    rng = np.random.default_rng(0)
+    background = rng.normal(size=(5, 4))
+    x = rng.normal(size=4)
+    w = np.array([1.0, -2.0, 0.5, 3.0])
+    phi, _ = _paired_estimate(lambda z: z @ w, x, background, 7, rng)
+    np.testing.assert_allclose(phi, w * (x - background.mean(0)), atol=1e-12)
+
+    def f(z):
+        return np.tanh(z[0] * z[1]) + z[2] ** 2 - z[3] * z[0]
+
+    phi, rows = _paired_estimate(f, x, background, 5, rng)
+    assert sorted(rows[:5]) == [0, 1, 2, 3, 4]
+    mean_bg = np.mean([f(b) for b in background])
+    assert phi.sum() == pytest.approx(f(x) - mean_bg, abs=1e-12)
+    exact = _interventional_exact(f, x, background)
+    estimates = [
+        _paired_estimate(f, x, background, 50, np.random.default_rng(s))[0]
+        for s in range(20)
+    ]
+    spread = np.std(estimates, axis=0) / np.sqrt(20)
+    assert np.all(np.abs(np.mean(estimates, axis=0) - exact) < 5 * spread + 1e-12)
+
+
+def test_paired_background_plan_weights():
+    """Check the weights: 1 / (rows used * pairs of the row), adding up to 1."""
+    orders, rows, weights = paired_background_plan(4, 7, 3, np.random.default_rng(0))
+    np.testing.assert_array_equal(orders[7:], orders[:7, ::-1])
+    np.testing.assert_array_equal(rows[7:], rows[:7])
+    per_row = np.bincount(rows, weights=weights, minlength=3)
+    np.testing.assert_allclose(per_row, 1 / 3)
+    _, rows, weights = paired_background_plan(4, 2, 10, np.random.default_rng(0))
+    assert len(set(rows.tolist())) == 2
+    np.testing.assert_allclose(weights, 0.25)
