@@ -155,3 +155,17 @@ def test_column_transformer_categorical_column_is_one_feature(cities, pyplot):
     assert f"city = {X['city'].iloc[3]}" in [
         t.get_text() for t in one.ax_.get_yticklabels()
     ]
+
+
+def test_noise_metrics_on_a_raw_table_raise(cities):
+    """Check that metrics adding noise to every feature refuse a table with a
+    categorical column, naming the fix."""
+    from skxai.metrics import max_sensitivity_error
+
+    X, _, clf = cities
+    occ = Occlusion(clf, fill="mean").fit(X)
+    with pytest.raises(ValueError, match="non-numeric columns.*'subset'"):
+        infidelity_error(occ, X.iloc[:4], occ.explain(X.iloc[:4]),
+                         perturbation="gaussian", noise=0.1)
+    with pytest.raises(ValueError, match="non-numeric columns.*deletion_score"):
+        max_sensitivity_error(occ, X.iloc[:4], random_state=0)
