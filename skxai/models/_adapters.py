@@ -17,7 +17,6 @@ asked for.
 import contextlib
 import threading
 import warnings
-import weakref
 
 import numpy as np
 from sklearn.base import is_classifier
@@ -368,7 +367,6 @@ def eval_mode(module):
 _ACTIVATIONS = None
 _LOGS = None
 _RESHAPES = None
-_BYPASSED = threading.local()
 
 
 def _activation_functions():
@@ -457,17 +455,6 @@ def _make_watch():
 
         _WATCH = _OutputWatch
     return _WATCH()
-
-
-def bypassed_output():
-    """The activation output the last watched forward of this thread bypassed.
-
-    ``None`` when the last forward run through :meth:`TorchAdapter.torch_forward`
-    in this thread returned the model's output as it is. Lets forward probes
-    tell the bypassed softmax or sigmoid from an activation inside the model.
-    """
-    ref = getattr(_BYPASSED, "output", None)
-    return None if ref is None else ref()
 
 
 def _final_activation(out, last):
@@ -649,7 +636,6 @@ class TorchAdapter(ModelAdapter):
             )
         out = _check_tensor_output(out)
         kind, pre = _final_activation(out, watch.last)
-        _BYPASSED.output = None if kind is None else weakref.ref(out)
         if kind is None and method != "auto" and not self._warned:
             hidden = _hidden_activation(out, watch.last)
             if hidden is not None:
