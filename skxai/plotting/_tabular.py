@@ -101,6 +101,10 @@ def _check_tabular(explanation, target, caller, samples=None):
             f"n_targets, n_features); got maps of shape {maps.shape} ({kind} "
             "layout). Use SaliencyDisplay for images."
         )
+    groups = getattr(layout, "groups", None)
+    if groups is not None and maps.shape[2] == layout.n_features:
+        # Every member of a group holds the group's value: one column a group.
+        maps = layout.features_to_units(maps, reduce="mean")
     n, n_targets, n_units = maps.shape
     if not isinstance(target, (int, np.integer)) or not -n_targets <= target < (
         n_targets

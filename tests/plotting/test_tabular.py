@@ -250,3 +250,36 @@ def test_tabular_displays_from_explainer(pyplot, cancer):
     assert a.ax_.get_title() == b.ax_.get_title() == f"sample {X.index[6]}, class 0"
     with pytest.raises(ValueError, match="'sample' parameter of WaterfallDisplay"):
         WaterfallDisplay.from_explainer(occ, X.iloc[:20], sample=20)
+
+
+def test_tabular_displays_show_feature_groups(pyplot, cancer):
+    """Check that a grouped explanation (each member holding its group's value)
+    is drawn one row per group, named by the group, a one-column group coloured
+    by its column's values and a wider group grey."""
+    from skxai._layout import Layout
+
+    X, _, values = cancer
+    names = list(X.columns)
+    groups = {"size": names[:4], "texture": [names[4]], "rest": names[5:]}
+    layout = Layout.from_input((30,), feature_names=np.asarray(names), groups=groups)
+    unit_values = np.stack(
+        [values[:, layout.groups[u]].sum(axis=1) for u in range(3)], axis=1
+    )
+    maps = unit_values[:, layout.unit_index()]
+    expl = Explanation(maps=maps[:, None], targets=np.ones((len(X), 1), int),
+                       images=X.to_numpy(), layout=layout)
+    bars = ImportanceDisplay.from_explanation(expl)
+    order = np.argsort(-np.abs(unit_values).mean(axis=0), kind="stable")
+    assert _labels(bars.ax_.get_yticklabels()) == [
+        ["size", "texture", "rest"][u] for u in order
+    ]
+    np.testing.assert_allclose(
+        [b.get_width() for b in bars.bars_], np.abs(unit_values).mean(0)[order]
+    )
+    swarm = BeeswarmDisplay.from_explanation(expl)
+    rows = dict(zip(_labels(swarm.ax_.get_yticklabels()), swarm.collections_))
+    np.testing.assert_allclose(rows["size"].get_facecolors()[:, :3], 0.6)
+    assert not np.allclose(rows["texture"].get_facecolors()[:, :3], 0.6)
+    fall = WaterfallDisplay.from_explanation(expl, sample=2)
+    np.testing.assert_allclose(fall.end_, unit_values[2].sum())
+    assert f"texture = {X.iloc[2, 4]:.3g}" in _labels(fall.ax_.get_yticklabels())
