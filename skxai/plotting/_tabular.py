@@ -12,6 +12,8 @@ import numpy as np
 
 from ._base import check_matplotlib_support, ensure_fitted_explainer, select_samples
 
+# The explained class differs between samples (e.g. target="predicted").
+_EACH = object()
 # Colours of positive and negative attributions (red raises the output).
 _POSITIVE = "#d6404e"
 _NEGATIVE = "#1e88e5"
@@ -124,14 +126,15 @@ def _check_tabular(explanation, target, caller, samples=None):
     targets = getattr(explanation, "targets", None)
     if targets is not None and len(rows):
         column = np.asarray(targets)[rows, target]
-        if np.all(column == column[0]):
-            label = column[0]
+        label = column[0] if np.all(column == column[0]) else _EACH
     return values, names, data, label
 
 
 def _target_title(label, explainer):
     parts = [str(explainer)] if explainer else []
-    if label is not None:
+    if label is _EACH:
+        parts.append("each sample's explained class")
+    elif label is not None:
         parts.append(f"class {label}")
     return ", ".join(parts)
 
@@ -841,7 +844,7 @@ class WaterfallDisplay:
             The plotted display.
         """
         check_matplotlib_support("WaterfallDisplay")
-        values, names, data, label = _check_tabular(
+        values, names, data, _ = _check_tabular(
             explanation, target, "WaterfallDisplay"
         )
         n = len(values)
@@ -853,7 +856,8 @@ class WaterfallDisplay:
         sample = int(sample) % n
         index = getattr(explanation, "index", None)
         name = index[sample] if index is not None else sample
-        if label is None and getattr(explanation, "targets", None) is not None:
+        label = None
+        if getattr(explanation, "targets", None) is not None:
             label = np.asarray(explanation.targets)[sample, target]
         title = f"sample {name}"
         if label is not None:

@@ -283,3 +283,15 @@ def test_tabular_displays_show_feature_groups(pyplot, cancer):
     fall = WaterfallDisplay.from_explanation(expl, sample=2)
     np.testing.assert_allclose(fall.end_, unit_values[2].sum())
     assert f"texture = {X.iloc[2, 4]:.3g}" in _labels(fall.ax_.get_yticklabels())
+
+
+def test_beeswarm_title_says_when_classes_differ(pyplot, cancer):
+    """Check that the title names the class when every sample explains the same
+    one, and says so when each sample explains its own (target="predicted")."""
+    X, _, values = cancer
+    expl = _explanation(X, values)
+    expl.targets = np.where(np.arange(len(X)) % 2, 1, 0)[:, None]
+    disp = BeeswarmDisplay.from_explanation(expl)
+    assert disp.ax_.get_title() == "Occlusion, each sample's explained class"
+    disp = BeeswarmDisplay.from_explanation(expl, samples=[1, 3])
+    assert disp.ax_.get_title() == "Occlusion, class 1"
