@@ -381,11 +381,8 @@ class IntegratedGradients(ExplainerMixin, BaseExplainer):
 
         from ._autograd import (
             as_tensor,
-            baseline_scores,
-            check_scores,
             explaining,
             input_gradients,
-            predicted_targets,
             to_numpy,
             torch_setup,
         )
@@ -404,16 +401,6 @@ class IntegratedGradients(ExplainerMixin, BaseExplainer):
         total = torch.zeros((n, n_targets, *X.shape[1:]), dtype=dtype, device=device)
         per_batch = self.batch_size // n_steps
         with explaining(module):
-            if n:
-                # f(x) gives the predictions (targets -1) and completeness's f(x)
-                with torch.no_grad():
-                    scores = check_scores(forward(x))
-                pred, t = predicted_targets(scores, t)
-                fx = scores.gather(1, t)
-                fb = baseline_scores(forward, b)[t]
-            else:
-                pred = torch.zeros(0, dtype=torch.long, device=device)
-                fx = fb = torch.zeros((0, n_targets), dtype=dtype, device=device)
             if per_batch:
                 # whole samples per batch: all their steps in one forward/backward
                 for start in range(0, n, per_batch):
@@ -437,21 +424,54 @@ class IntegratedGradients(ExplainerMixin, BaseExplainer):
                         )
                         total[i] += torch.tensordot(weights[step], grads, dims=1)
             attr = total * diff.unsqueeze(1)
-        sums = attr.flatten(2).sum(2)
+        return {"maps": to_numpy(attr)}
+
+    def _endpoint_scores(self, X, targets):
+        """f(x) and f(baseline) of the targets, the predictions, resolved targets.
+
+        One forward pass over X in batches of ``batch_size`` (it finds the
+        predictions for targets -1, so explain needs no other) and one for the
+        baseline, shared by all samples.
+        """
+        import torch
+
+        from ._autograd import (
+            as_tensor,
+            baseline_scores,
+            check_scores,
+            explaining,
+            predicted_targets,
+            torch_setup,
+        )
+
+        forward, module, device, dtype = torch_setup(self)
+        n = len(X)
+        t = torch.as_tensor(targets, dtype=torch.long, device=device)
+        with explaining(module), torch.no_grad():
+            fb = baseline_scores(forward, as_tensor(self.baseline_, dtype, device))
+            scores = [
+                check_scores(
+                    forward(as_tensor(X[s : s + self.batch_size], dtype, device))
+                )
+                for s in range(0, n, self.batch_size)
+            ]
+        scores = torch.cat(scores) if scores else fb.new_zeros((0, len(fb)))
+        pred, t = predicted_targets(scores, t)
+        fx, fb, pred, t = (
+            v.cpu().numpy() for v in (scores.gather(1, t), fb[t], pred, t)
+        )
         eps = float(torch.finfo(dtype).eps)
-        floor = 10 * eps * (fx.abs() + fb.abs() + attr.flatten(2).abs().sum(2))
-        return {
-            "maps": to_numpy(attr),
-            "delta": to_numpy(sums - (fx - fb)),
-            "_gap": to_numpy((fx - fb).abs()),
-            "_floor": to_numpy(floor),
-            "_pred": pred.cpu().numpy(),
-            "_targets": t.cpu().numpy(),
-        }
+        return fx.astype(np.float64), fb.astype(np.float64), pred, t, eps
 
     def _explain_all(self, X, targets):
+        fx, fb, pred, targets, eps = self._endpoint_scores(X, targets)
         result = super()._explain_all(X, targets)
-        gap, floor = result.pop("_gap"), result.pop("_floor")
+        n, n_targets = targets.shape
+        attr = result["maps"].reshape(n, n_targets, -1)
+        gap = np.abs(fx - fb)
+        floor = 10 * eps * (np.abs(fx) + np.abs(fb) + np.abs(attr).sum(axis=2))
+        result["delta"] = attr.sum(axis=2) - (fx - fb)
+        result["_pred"], result["_targets"] = pred, targets
         if self.delta_tolerance is None or not len(gap):
             return result
         delta = np.abs(result["delta"])
