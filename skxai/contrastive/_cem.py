@@ -1,17 +1,20 @@
 """CEM: the Contrastive Explanation Method (pertinent positives and negatives)."""
 
 import warnings
+from collections import OrderedDict
 from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ..base import RESPONSE_METHODS, BaseExplainer, ExplainerMixin
 from ..explanation import Explanation
 from ..utils._optional import import_optional
 from ..utils._sklearn_compat import Interval, StrOptions
+from ._search import CSearch, EarlyStopping, RowState, _shrink, _take
 
 HISTORY_COLUMNS = (
     "iteration",
@@ -24,21 +27,10 @@ HISTORY_COLUMNS = (
     "ae",
     "valid",
 )
-# Random directions per step of the zeroth-order gradient estimate.
-_N_DIRECTIONS = 16
-# Consecutive c steps that do not improve a found solution before the search stops
-# (2 stops PPs early: their bisection between 10^k and 10^(k+1) needs more steps).
-_C_PATIENCE = 3
-_C_UPPER = 1e10
-# FISTA anneals the step size of a stalled c step to 0 over
-# ``max(patience, max_iter // _ANNEAL_DIV)`` steps.
-_ANNEAL_DIV = 10
-# Bisection steps of the final shrinking of each best point (factor in [0, 1]).
-_POLISH_SCALE_STEPS = 12
-# Supports of at most this many coordinates are pruned greedily by the polish,
-# with this many bisection steps of the scale of each candidate.
-_PRUNE_MAX_SUPPORT = 8
-_POLISH_PRUNE_STEPS = 16
+# With kappa = 0, a valid point must still beat the decision boundary by this
+# share of the sample's score scale (max |f(x)|), so that rounding (another
+# batch, float32 against float64) cannot undo it.
+SAFETY_MARGIN = 1e-4
 
 
 class ContrastiveExplanation(Explanation):
@@ -61,20 +53,37 @@ class ContrastiveExplanation(Explanation):
         positive (the part of the sample that alone keeps its class). NaN where
         ``found`` is False.
     found : ndarray of bool of shape (n_samples,)
-        Whether a valid PN (the class changes) or PP (the class is kept) was
-        reached.
+        Whether a valid PN (another class wins by the margin) or PP (the class
+        stays ahead by the margin) was reached, checked with the model on the
+        returned points, alone and together.
     original_class : ndarray of shape (n_samples,)
         The class explained (the model's prediction by default).
     new_class : ndarray of shape (n_samples,)
         The model's class for ``x + delta`` (PN) or ``delta`` (PP); where ``found``
         is False it repeats ``original_class``.
-    savepoints : dict of {int: ndarray of shape (n_samples, *image_shape)}
-        Each sample's best valid delta after its first ``iteration`` optimiser
-        steps (NaN while none was valid); empty unless ``save_freq`` was set.
+    margin : ndarray of shape (n_samples,)
+        By how much the result is valid: ``max_{i != t0} f_i - f_t0`` at
+        ``x + delta`` (PN) or ``f_t0 - max_{i != t0} f_i`` at ``delta`` (PP);
+        at least ``required_margin`` where ``found``. NaN where not found.
+    required_margin : ndarray of shape (n_samples,)
+        The margin a result needs: ``kappa``, or the safety margin when
+        ``kappa=0``.
+    n_iter : ndarray of shape (n_samples,)
+        Optimiser steps run for each sample, over all its ``c`` steps.
+    savepoints : OrderedDict of {int: ndarray of shape (n_samples, *image_shape)}
+        The optimiser's iterate after that many steps (MAXi's savepoints: for
+        AdaExpGrad the mean of the iterates of the current ``c`` step, for FISTA
+        the iterate), for the iterations that some sample ran; NaN for samples
+        that had stopped before. Empty unless ``save_freq`` was set.
+    best_savepoints : OrderedDict of {int: ndarray of shape (n_samples, *image_shape)}
+        The best valid point found up to that iteration (before the final
+        shrinking), NaN while none was valid; same keys as ``savepoints``.
     history : pandas.DataFrame
         One row per sample and optimiser step: ``sample``, ``iteration``,
         ``c_step``, ``c``, ``loss``, ``attack``, ``l1``, ``l2``, ``ae`` and
         ``valid``, measured at the point where the model was evaluated.
+    feature_names : ndarray of str
+        One name per input feature, used by :meth:`to_frame`.
 
     Examples
     --------
@@ -89,7 +98,7 @@ class ContrastiveExplanation(Explanation):
     @property
     def mode(self):
         """``"pn"`` or ``"pp"``: which explanation the deltas are."""
-        return self.params.get("mode", "pn")
+        return str(self.params.get("mode", "pn")).lower()
 
     @property
     def found_rate(self):
@@ -97,27 +106,47 @@ class ContrastiveExplanation(Explanation):
         found = np.asarray(getattr(self, "found", []), dtype=bool)
         return float(found.mean()) if found.size else float("nan")
 
-    def plot(self, *, samples=None, ax=None, **kwargs):
-        """Plot the originals, deltas and savepoints with ContrastiveDisplay.
-
-        Parameters
-        ----------
-        samples : int or sequence of int, default=None
-            Which samples to show; by default the first (at most 4).
-        ax : array of matplotlib Axes, default=None
-            Axes to draw on; created if None.
-        **kwargs : dict
-            Passed to :meth:`skxai.plotting.ContrastiveDisplay.from_explanation`.
+    def to_frame(self):
+        """The changed features of each found explanation, by name.
 
         Returns
         -------
-        display : skxai.plotting.ContrastiveDisplay
+        frame : pandas.DataFrame
+            One row per found sample and feature that the explanation changes
+            (PN) or keeps away from ``no_info`` (PP), with columns ``sample``
+            (the input DataFrame's index when there was one), ``feature``,
+            ``original`` (the sample's value), ``delta`` and ``value`` (the
+            feature in ``x + delta`` for a PN, in the PP itself for a PP).
         """
-        from ..plotting import ContrastiveDisplay
-
-        return ContrastiveDisplay.from_explanation(
-            self, samples=samples, ax=ax, **kwargs
+        delta = np.asarray(self.delta, dtype=np.float64).reshape(len(self.found), -1)
+        images = getattr(self, "images", None)
+        x = np.asarray(images, dtype=np.float64).reshape(delta.shape)
+        names = getattr(self, "feature_names", None)
+        if names is None:
+            names = np.asarray([f"x{j}" for j in range(delta.shape[1])], dtype=object)
+        no_info = np.asarray(getattr(self, "no_info", 0.0), dtype=np.float64)
+        no_info = np.broadcast_to(no_info.reshape(-1), delta.shape[1:])
+        changed = np.isfinite(delta) & (
+            (delta != 0) if self.mode == "pn" else (delta != no_info)
         )
+        changed &= np.asarray(self.found, dtype=bool)[:, None]
+        rows, cols = np.nonzero(changed)
+        labels = self._sample_labels()
+        value = delta[rows, cols]
+        frame = pd.DataFrame(
+            {
+                "sample": pd.Series(labels[rows]).infer_objects(),
+                "feature": np.asarray(names, dtype=object)[cols],
+                "original": x[rows, cols],
+                "delta": value if self.mode == "pn" else value - no_info[cols],
+                "value": x[rows, cols] + value if self.mode == "pn" else value,
+            }
+        )
+        return frame
+
+    # Drawn by ContrastiveDisplay (originals, deltas, savepoints): named here,
+    # resolved by Explanation.plot, so computing code never imports plotting.
+    _display = "skxai.plotting:ContrastiveDisplay"
 
 
 class CEM(ExplainerMixin, BaseExplainer):
@@ -130,11 +159,15 @@ class CEM(ExplainerMixin, BaseExplainer):
     in one torch tensor, each with its own constant ``c``, iteration count and
     stopping state; finished samples leave the batch.
 
+    Two optimisers: projected FISTA, as in the paper and alibi (alibi's
+    defaults), and MAXi's adaptive exponentiated gradient (``optimizer=
+    "adaexpgrad"``, with MAXi's loss, step and step size).
+
     Torch modules, skorch nets and scikit-learn linear models and MLPs (through
     their exact torch equivalent) are differentiated exactly. Any other model
-    (other scikit-learn classifiers, callables) gets a seeded zeroth-order
-    gradient estimate from its scores: correct but slow, ``17`` model
-    evaluations per sample and step.
+    (other scikit-learn classifiers, callables) gets a zeroth-order gradient
+    estimate from its scores, seeded by each sample's content:
+    ``n_directions + 1`` model evaluations per sample and step.
 
     Parameters
     ----------
@@ -143,31 +176,50 @@ class CEM(ExplainerMixin, BaseExplainer):
         skorch ``NeuralNet``, a ``torch.nn.Module``, or a callable returning class
         scores.
     mode : {'pn', 'pp'}, default='pn'
-        Find pertinent negatives or pertinent positives.
+        Find pertinent negatives or pertinent positives; ``'PN'`` and ``'PP'``
+        (alibi's and MAXi's spelling) are accepted.
     kappa : float, default=0.0
-        Confidence margin: a PN must make another class win by more than
-        ``kappa``, a PP must keep ``t0`` ahead by more than ``kappa``.
-    beta : float, default=0.1
-        Weight of ``|delta|_1`` (sparsity).
+        Confidence margin (MAXi's ``K``): a PN must make another class win by
+        more than ``kappa``, a PP must keep ``t0`` ahead by more than
+        ``kappa``. With ``kappa=0`` a result must still win by the safety margin
+        ``1e-4 * max_i |f_i(x)|``, so no result is a tie.
+    l1 : float, default=0.1
+        Weight of ``|delta|_1`` (sparsity): alibi's ``beta``, MAXi's ``l1``.
+    l2 : float, default=2.0
+        Weight of ``|delta|_2^2 / 2``, as MAXi's ``l2``; the default 2.0 is the
+        ``|delta|_2^2`` of the paper and alibi (which fixes it).
+    beta : float, default=None
+        alibi's name for ``l1``. When set it is the l1 weight, and ``l1`` must
+        be left at its default.
     gamma : float, default=0.0
         Weight of the autoencoder reconstruction error; needs ``autoencoder``.
     c_init : float, default=10.0
-        Initial weight ``c`` of the classification term.
+        Initial weight ``c`` of the classification term (MAXi's ``c``).
     c_steps : int, default=10
-        Most values of ``c`` tried per sample (bisection, as in alibi).
+        Most values of ``c`` tried per sample (bisection, as in alibi);
+        ``c_steps=1`` keeps ``c = c_init`` (MAXi).
     max_iter : int, default=1000
         Most optimiser steps per value of ``c``.
-    learning_rate : float, default=1e-2
-        Initial step size (FISTA: decayed as ``sqrt(1 - k / max_iter)``;
-        AdaExpGrad: ``1 / eta``, values near 1 are typical).
+    learning_rate : float, default=None
+        Initial step size. None means alibi's 1e-2 for FISTA (decayed as
+        ``sqrt(1 - k / max_iter)``) and MAXi's 1.0 for AdaExpGrad (where it is
+        ``1 / eta``).
     optimizer : {'fista', 'adaexpgrad'}, default='fista'
-        Projected FISTA with l1 shrinkage (the paper, alibi) or the adaptive
-        exponentiated gradient of MAXi with a corrected elastic-net step.
-    feature_range : tuple of (float or array-like, float or array-like), \
-default=None
+        Projected FISTA with l1 shrinkage (the paper, alibi) or MAXi's adaptive
+        exponentiated gradient.
+    pn_box : {'sign', 'alibi'}, default='sign'
+        Where a PN may move each feature. ``'sign'``: away from ``no_info`` on
+        the feature's side (a feature above ``no_info`` only grows, one below
+        only shrinks, one at ``no_info`` may do either), a box, so the
+        optimisers project on it exactly. ``'alibi'``: alibi's rule, any value
+        in ``feature_range`` farther from ``no_info`` than ``x`` is, which also
+        allows jumping to the other side of ``no_info`` (a feature that ends
+        closer is reset to ``x``).
+    feature_range : tuple of (float or array-like, float or array-like) or \
+'fit', default=None
         ``(min, max)`` of the features, scalars or arrays broadcast to the input
-        shape. By default the minimum and maximum of the reference set (and of
-        ``no_info``).
+        shape. None: the minimum and maximum of the reference set (and of
+        ``no_info``), one pair for all features. ``'fit'``: per feature.
     no_info : float, 'mean' or array-like, default=0.0
         The value of a feature that carries no information: a PP lies between it
         and ``x``, a PN moves features away from it. ``'mean'`` is the per-feature
@@ -177,16 +229,35 @@ default=None
         a module mapping inputs to inputs of the same shape.
     n_components : int or float, default=0.95
         Components (or share of variance) of the PCA autoencoder.
+    groups : array-like or dict, default=None
+        Tables only: one-hot encoded categorical features, as a group label per
+        column or a dict ``name -> columns``. A group of several columns moves as
+        a whole: a result switches it from one category to another (PN) or keeps
+        or drops the sample's category (PP), never a mix. Each reference row
+        must hold exactly one column of each such group at the column's maximum
+        and the others at their minimum.
     save_freq : int, default=None
-        Keep savepoints every ``save_freq`` optimiser steps; None keeps none.
+        Keep the iterate every ``save_freq`` optimiser steps (``savepoints``);
+        None keeps none.
     tol : float, default=1e-3
         Relative improvement that counts as progress for early stopping.
-    patience : int, default=40
+    patience : int, None or 'auto', default='auto'
         Steps without progress after which a sample ends its current ``c`` step
         (with FISTA, after first annealing its step size to 0 over
-        ``max(patience, max_iter // 10)`` more steps).
-        None disables early stopping: every sample runs all ``c_steps *
-        max_iter`` steps, as alibi does.
+        ``max(patience, max_iter // 10)`` more steps). None runs all
+        ``max_iter`` steps of every ``c`` step (alibi, MAXi). ``'auto'``: 40
+        for FISTA, None for AdaExpGrad (whose slow start looks like a stall).
+    c_patience : int, default=3
+        A sample with a valid point stops its ``c`` search after this many ``c``
+        steps in a row that do not improve it; None tries all ``c_steps``
+        (with ``patience=None``, alibi's full run).
+    polish : bool, default=True
+        Shrink each result while it stays valid (see Notes).
+    prune_max_support : int, default=8
+        Results with at most this many nonzero features are pruned greedily
+        by the polish (see Notes); 0 disables the pruning.
+    n_directions : int, default=16
+        Random directions per step of the zeroth-order gradient estimate.
     response_method : {'auto', 'decision_function', 'predict_proba', \
 'predict_log_proba'}, default='auto'
         The scores ``f`` of the loss; ``'auto'`` takes pre-softmax scores where
@@ -194,7 +265,7 @@ default=None
     target : 'predicted', 'true', int or array-like, default='predicted'
         The class ``t0`` that a PN must leave and a PP must keep.
     image_shape : tuple of int, default=None
-        Shape of one sample as an image, for plots; inferred when square.
+        Shape of one sample as an image, for plots.
     batch_size : int, default=256
         Most samples optimised together in one tensor.
     n_jobs : int, default=None
@@ -209,6 +280,12 @@ default=None
 
     Attributes
     ----------
+    l1_ : float
+        The l1 weight used (``beta`` when set, else ``l1``).
+    learning_rate_ : float
+        The step size used.
+    patience_ : int or None
+        The early-stopping patience used.
     feature_range_ : tuple of (float or ndarray, float or ndarray)
         The bounds used.
     no_info_ : ndarray of shape input_shape_
@@ -219,6 +296,10 @@ default=None
         How the model is differentiated.
     response_method_ : str
         The model output explained.
+    layout_ : Layout
+        Features, names and groups of a sample.
+    n_iter_ : ndarray of shape (n_samples,)
+        Optimiser steps run for each sample of the last :meth:`explain` call.
     classes_, input_shape_, image_shape_, n_features_in_, adapter_
         See :class:`~skxai.base.BaseExplainer`.
 
@@ -231,38 +312,44 @@ default=None
     With ``f`` the scores, ``t0`` the explained class and ``m(u) = f_t0(u) -
     max_{i != t0} f_i(u)``, CEM minimises over ``delta`` in its box
 
-    - PN: ``c * max(m(x + delta), -kappa) + beta |delta|_1 + |delta|_2^2 +
-      gamma |x + delta - AE(x + delta)|_2^2`` with ``delta`` moving features
-      away from ``no_info`` and ``x + delta`` inside ``feature_range``;
-    - PP: ``c * max(-m(delta), -kappa) + beta |delta - no_info|_1 +
+    - PN: ``c * max(m(x + delta), -kappa) + l1 |delta|_1 + (l2 / 2)
+      |delta|_2^2 + gamma |x + delta - AE(x + delta)|_2^2``;
+    - PP: ``c * max(-m(delta), -kappa) + l1 |delta - no_info|_1 + (l2 / 2)
       |delta - no_info|_2^2 + gamma |delta - AE(delta)|_2^2`` with ``delta``
-      between ``no_info`` and ``x``.
+      between ``no_info`` and ``x``;
 
-    The best valid point (smallest elastic-net distance plus reconstruction
-    term) over all steps and values of ``c`` is returned. A value of ``c`` that
-    found a valid point is halved towards the largest failing one (bisection),
-    one that did not is multiplied by 10 until one succeeds. A sample ends a
-    ``c`` step after ``patience`` steps without progress (FISTA first anneals
-    its step size to 0, where the fixed l1 threshold shrinks the iterate, as in
-    the last steps of a full run) and its search after three ``c`` steps in a
-    row that do not improve its best point; a FISTA ``c`` step whose first
-    iterate is still zero ends at once (the step size only decays, so it would
-    never move).
+    the loss of alibi (``l2 = 2``) and of MAXi (where ``K`` is ``kappa``).
+    FISTA's shrinkage threshold is ``l1`` itself, as in the paper (eq. 5) and
+    alibi. AdaExpGrad is MAXi's step: with ``lam`` the running sum of
+    ``max|grad|^2`` (from 1), ``alpha = sqrt(lam) / learning_rate`` and ``b =
+    1 / n_features``, the dual point ``z = sign(x) log(1 + |x| / b) - grad /
+    alpha`` gives the new magnitude in closed form with Lambert's W, where
+    MAXi's update flips the sign of a coordinate with ``|z| < l1 / alpha`` it
+    is set to 0 (the exact proximal step), then clipped to the box; the
+    savepoints hold MAXi's output, the running mean of the iterates.
 
-    The best point of each sample is finally shrunk while it stays valid, with
-    forward passes only: bisections on a soft threshold of all its coordinates,
-    on a factor towards zero, and on how many of its smallest coordinates are
-    set to zero. Each stage keeps a valid point and lowers ``|delta|_1`` and
-    ``|delta|_2``, so the result is never larger than the best iterate; it lies
-    (up to the bisection tolerance) on the model's decision boundary. Supports
-    of at most 8 coordinates (typical of PPs) are then pruned greedily: each
-    coordinate in turn is set to zero and the others scaled up (within the box)
-    by the smallest valid factor; the candidate of smallest ``|delta|_1`` is
-    kept while it lowers ``|delta|_1`` and its elastic-net size stays within
-    that of the best iterate.
+    A point is valid when ``-m(x + delta)`` (PN) or ``m(delta)`` (PP) exceeds
+    the required margin: ``kappa``, or ``1e-4 * max_i |f_i(x)|`` when
+    ``kappa=0``. The best valid point (smallest ``l1 |delta|_1 + (l2 / 2)
+    |delta|_2^2`` plus the reconstruction term) over all steps and values of
+    ``c`` is kept. A value of ``c`` that found a valid point is halved towards
+    the largest failing one (bisection), one that did not is multiplied by 10
+    until one succeeds. A sample ends a ``c`` step after ``patience`` steps
+    without progress (FISTA first anneals its step size to 0) and its search
+    after ``c_patience`` ``c`` steps in a row that do not improve its best
+    point; a FISTA ``c`` step whose first iterate is still zero ends at once.
 
-    FISTA's shrinkage threshold is ``beta`` itself, as in the paper (eq. 5) and
-    alibi, not ``learning_rate * beta``.
+    With ``polish=True`` the best point of each sample is then shrunk while it
+    stays valid, with forward passes only: bisections on a soft threshold of
+    all its coordinates, on a factor towards zero, and on how many of its
+    smallest coordinates are set to zero; supports of at most
+    ``prune_max_support`` coordinates are then pruned greedily (a coordinate
+    set to zero, the others scaled up by the smallest valid factor) while the
+    l1 size drops and the elastic-net size stays within the best iterate's.
+    Every stage keeps a valid point, so the shrinking stops at the required
+    margin. Finally the model is called on the returned points, all together
+    and each alone: a sample is ``found`` only when both calls accept it with
+    the margin (if the polished point fails, the best iterate is tried).
 
     References
     ----------
@@ -277,7 +364,7 @@ default=None
     >>> X, y = load_digits(return_X_y=True)
     >>> X = X[:300] / 16
     >>> clf = LogisticRegression(max_iter=200).fit(X, y[:300])
-    >>> cem = CEM(clf, c_steps=2, max_iter=100, patience=20).fit(X)
+    >>> cem = CEM(clf, c_steps=2, max_iter=100, image_shape=(8, 8)).fit(X)
     >>> ex = cem.explain(X[:2])
     >>> ex.delta.shape, ex.found.tolist()
     ((2, 8, 8), [True, True])
@@ -288,25 +375,37 @@ default=None
 
     _parameter_constraints = {
         **BaseExplainer._parameter_constraints,
-        "mode": [StrOptions({"pn", "pp"})],
+        "mode": [StrOptions({"pn", "pp", "PN", "PP"})],
         "kappa": [Interval(Real, 0, None, closed="left")],
-        "beta": [Interval(Real, 0, None, closed="left")],
+        "l1": [Interval(Real, 0, None, closed="left")],
+        "l2": [Interval(Real, 0, None, closed="left")],
+        "beta": [None, Interval(Real, 0, None, closed="left")],
         "gamma": [Interval(Real, 0, None, closed="left")],
         "c_init": [Interval(Real, 0, None, closed="neither")],
         "c_steps": [Interval(Integral, 1, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "learning_rate": [None, Interval(Real, 0, None, closed="neither")],
         "optimizer": [StrOptions({"fista", "adaexpgrad"})],
-        "feature_range": [None, tuple, list],
+        "pn_box": [StrOptions({"sign", "alibi"})],
+        "feature_range": [None, StrOptions({"fit"}), tuple, list],
         "no_info": [Real, StrOptions({"mean"}), "array-like"],
         "autoencoder": [None, StrOptions({"pca"}), callable],
         "n_components": [
             Interval(Integral, 1, None, closed="left"),
             Interval(Real, 0, 1, closed="neither"),
         ],
+        "groups": [None, dict, "array-like"],
         "save_freq": [None, Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
-        "patience": [None, Interval(Integral, 1, None, closed="left")],
+        "patience": [
+            None,
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "c_patience": [None, Interval(Integral, 1, None, closed="left")],
+        "polish": ["boolean"],
+        "prune_max_support": [Interval(Integral, 0, None, closed="left")],
+        "n_directions": [Interval(Integral, 1, None, closed="left")],
         "response_method": [StrOptions(set(RESPONSE_METHODS))],
         "image_shape": [None, tuple, list],
         "random_state": ["random_state"],
@@ -319,20 +418,28 @@ default=None
         *,
         mode="pn",
         kappa=0.0,
-        beta=0.1,
+        l1=0.1,
+        l2=2.0,
+        beta=None,
         gamma=0.0,
         c_init=10.0,
         c_steps=10,
         max_iter=1000,
-        learning_rate=1e-2,
+        learning_rate=None,
         optimizer="fista",
+        pn_box="sign",
         feature_range=None,
         no_info=0.0,
         autoencoder=None,
         n_components=0.95,
+        groups=None,
         save_freq=None,
         tol=1e-3,
-        patience=40,
+        patience="auto",
+        c_patience=3,
+        polish=True,
+        prune_max_support=8,
+        n_directions=16,
         response_method="auto",
         target="predicted",
         image_shape=None,
@@ -344,6 +451,8 @@ default=None
         self.model = model
         self.mode = mode
         self.kappa = kappa
+        self.l1 = l1
+        self.l2 = l2
         self.beta = beta
         self.gamma = gamma
         self.c_init = c_init
@@ -351,13 +460,19 @@ default=None
         self.max_iter = max_iter
         self.learning_rate = learning_rate
         self.optimizer = optimizer
+        self.pn_box = pn_box
         self.feature_range = feature_range
         self.no_info = no_info
         self.autoencoder = autoencoder
         self.n_components = n_components
+        self.groups = groups
         self.save_freq = save_freq
         self.tol = tol
         self.patience = patience
+        self.c_patience = c_patience
+        self.polish = polish
+        self.prune_max_support = prune_max_support
+        self.n_directions = n_directions
         self.response_method = response_method
         self.target = target
         self.image_shape = image_shape
@@ -365,6 +480,10 @@ default=None
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
+
+    @property
+    def _mode(self):
+        return str(self.mode).lower()
 
     # -------------------------------------------------------------------- fit
     def _fit(self, X, y):
@@ -376,6 +495,20 @@ default=None
                 "('predicted', 'true', a class or a sequence); got 'all'. Explain "
                 "each class with its own CEM instead."
             )
+        self.l1_ = float(self.l1 if self.beta is None else self.beta)
+        if self.beta is not None and self.l1 != 0.1 and self.l1 != self.beta:
+            raise ValueError(
+                f"The 'beta' parameter of {name} is alibi's name for 'l1'; got "
+                f"beta={self.beta!r} and l1={self.l1!r}. Set only one of them."
+            )
+        if self.patience == "auto":
+            self.patience_ = 40 if self.optimizer == "fista" else None
+        else:
+            self.patience_ = self.patience
+        if self.learning_rate is not None:
+            self.learning_rate_ = float(self.learning_rate)
+        else:
+            self.learning_rate_ = 1e-2 if self.optimizer == "fista" else 1.0
         adapter = self.adapter_
         self.response_method_ = adapter.resolve_response_method(
             self.response_method, gradients=True
@@ -395,19 +528,50 @@ default=None
         self.feature_range_ = self._check_feature_range(X, no_info)
         self._check_in_range(X, "the reference set X given to fit")
         self.no_info_ = self._check_no_info(no_info)
+        self._onehot_ = self._check_onehot_groups(X)
         self.autoencoder_ = self._check_autoencoder(X)
+
+    def _check_onehot_groups(self, X):
+        """Groups of several columns, checked to be one-hot blocks of X."""
+        groups = self.layout_.groups
+        if groups is None:
+            return []
+        lo, hi = self._flat_range()
+        flat = X.reshape(len(X), -1)
+        blocks = []
+        for name, cols in zip(self.layout_.group_names, groups):
+            if len(cols) < 2:
+                continue
+            block = flat[:, cols]
+            on, off = block.max(axis=0), block.min(axis=0)
+            is_on = block == on
+            if not (np.all(is_on | (block == off)) and np.all(is_on.sum(axis=1) == 1)):
+                raise ValueError(
+                    f"The 'groups' parameter of {type(self).__name__} groups one-hot "
+                    f"encoded columns; group {name!r} (columns {list(cols)}) is not "
+                    "one-hot in X: each row must hold exactly one of its columns at "
+                    "the column's maximum and the others at their minimum."
+                )
+            blocks.append((np.asarray(cols), on, off))
+        return blocks
 
     def _check_feature_range(self, X, no_info):
         name = type(self).__name__
+        flat = X.reshape(len(X), -1)
         if self.feature_range is None:
             return (
                 float(min(X.min(), no_info.min())),
                 float(max(X.max(), no_info.max())),
             )
+        if isinstance(self.feature_range, str):  # "fit": per feature
+            ref = no_info.reshape(-1)
+            lo = np.minimum(flat.min(axis=0), ref).reshape(self.input_shape_)
+            hi = np.maximum(flat.max(axis=0), ref).reshape(self.input_shape_)
+            return lo, hi
         if len(self.feature_range) != 2:
             raise ValueError(
                 f"The 'feature_range' parameter of {name} must be a (min, max) "
-                f"pair; got {self.feature_range!r}."
+                f"pair or 'fit'; got {self.feature_range!r}."
             )
         bounds = []
         for value in self.feature_range:
@@ -524,8 +688,15 @@ default=None
 
     def _inputs_per_sample(self):
         if getattr(self, "gradient_", "autograd") == "zeroth-order":
-            return _N_DIRECTIONS + 1
+            return self.n_directions + 1
         return 1
+
+    def _draw_seeds(self, n_samples):
+        # One seed for the call; each sample's random directions are seeded by
+        # it and the sample's own values (skxai._engine.sample_seeds), so they
+        # do not depend on the sample's position, batch, n_jobs or batch_size.
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        return np.full(n_samples, seed, dtype=np.int64)
 
     # ------------------------------------------------------------ explaining
     def explain(self, X, y=None):
@@ -541,8 +712,9 @@ default=None
         Returns
         -------
         explanation : ContrastiveExplanation
-            ``delta``, ``found``, ``original_class``, ``new_class``,
-            ``savepoints`` and ``history``; ``maps`` holds the deltas.
+            ``delta``, ``found``, ``original_class``, ``new_class``, ``margin``,
+            ``n_iter``, ``savepoints``, ``best_savepoints`` and ``history``;
+            ``maps`` holds the deltas.
         """
         check_is_fitted(self)
         self._check_in_range(self._validate_X(X, reset=False))
@@ -555,19 +727,28 @@ default=None
         attrs["original_class"] = classes[np.asarray(ex.original_class, dtype=int)]
         attrs["new_class"] = classes[np.asarray(ex.new_class, dtype=int)]
         attrs["found"] = np.asarray(ex.found, dtype=bool)
-        savepoints = {}
-        if self.save_freq is not None:
-            saved = np.asarray(ex.savepoints)
-            for j, key in enumerate(self._savepoint_keys()):
-                savepoints[key] = saved[:, j].reshape((n, *shape))
-        attrs["savepoints"] = savepoints
+        attrs["n_iter"] = np.asarray(ex.n_iter, dtype=np.int64)
+        for key in ("savepoints", "best_savepoints"):
+            attrs[key] = _merge_savepoints(getattr(ex, key), n, shape)
         attrs["history"] = _history_frame(ex.history, ex._sample_labels())
+        attrs["feature_names"] = np.asarray(self.layout_.feature_names, dtype=object)
+        attrs["no_info"] = self.no_info_.reshape(-1).copy()
+        self.n_iter_ = attrs["n_iter"]
         n_missing = int((~attrs["found"]).sum())
         if n_missing:
+            if self.optimizer == "fista":
+                advice = "Raise max_iter, c_steps or c_init"
+            else:
+                advice = (
+                    "Raise c_init (the weight of the classification term), "
+                    "max_iter or learning_rate (MAXi's 1 / eta)"
+                )
+            if self.kappa > 0:
+                advice += ", or lower kappa"
             warnings.warn(
-                f"{type(self).__name__} found no valid {self.mode.upper()} for "
+                f"{type(self).__name__} found no valid {self._mode.upper()} for "
                 f"{n_missing} of {n} samples; their delta is NaN and found=False. "
-                "Raise max_iter, c_steps or c_init.",
+                f"{advice}.",
                 ConvergenceWarning,
                 stacklevel=2,
             )
@@ -601,26 +782,34 @@ default=None
         flat = Xv.reshape(len(Xv), -1)
         lower, upper = self._delta_bounds(flat)
         delta = ex.delta.reshape(len(flat), -1)
-        if self.mode == "pp":
+        if self._mode == "pp":
             delta = delta - self.no_info_.reshape(1, -1)
         room = (upper - lower).sum(axis=1)
         size = np.abs(np.where(ex.found[:, None], delta, 0.0)).sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            ratio = np.where(room > 0, size / room, 0.0)
+            ratio = np.where(room > 0, np.minimum(size / room, 1.0), 0.0)
         return float(np.mean(np.where(ex.found, 1.0 - ratio, 0.0)))
 
-    def _savepoint_keys(self):
-        last = self.c_steps * self.max_iter
-        return list(range(self.save_freq, last + 1, self.save_freq))
-
     def _delta_bounds(self, flat):
-        """Box of the optimised offsets ``z``: PN ``delta``, PP ``delta - no_info``."""
+        """Box of the optimised offsets ``z``: PN ``delta``, PP ``delta - no_info``.
+
+        With ``pn_box='alibi'`` and for one-hot groups, a PN's box is all of
+        ``feature_range`` (the rule on the side of ``no_info`` is applied as a
+        projection).
+        """
         lo, hi = self._flat_range()
         no_info = self.no_info_.reshape(1, -1)
-        if self.mode == "pn":
-            side = np.sign(flat - no_info)
-            lower = np.where(side > 0, 0.0, np.minimum(lo - flat, 0.0))
-            upper = np.where(side < 0, 0.0, np.maximum(hi - flat, 0.0))
+        if self._mode == "pn":
+            full_lo = np.minimum(lo - flat, 0.0)
+            full_hi = np.maximum(hi - flat, 0.0)
+            if self.pn_box == "alibi":
+                lower, upper = full_lo, full_hi
+            else:
+                side = np.sign(flat - no_info)
+                lower = np.where(side > 0, 0.0, full_lo)
+                upper = np.where(side < 0, 0.0, full_hi)
+            for cols, _, _ in self._onehot_:
+                lower[:, cols], upper[:, cols] = full_lo[:, cols], full_hi[:, cols]
         else:
             gap = flat - no_info
             lower, upper = np.minimum(gap, 0.0), np.maximum(gap, 0.0)
@@ -629,47 +818,89 @@ default=None
     def _explain_chunk(self, X, targets, seeds):
         n = len(X)
         flat = X.reshape(n, -1).astype(np.float64)
-        n_features = flat.shape[1]
         result = {
             "maps": np.full((n, 1, *self.input_shape_), np.nan),
             "delta": np.full((n, *self.input_shape_), np.nan),
             "found": np.zeros(n, dtype=bool),
             "original_class": targets[:, 0].astype(np.intp),
             "new_class": targets[:, 0].astype(np.intp),
+            "margin": np.full(n, np.nan),
+            "required_margin": np.full(n, np.nan),
+            "n_iter": np.zeros(n, dtype=np.int64),
             "history": np.empty(n, dtype=object),
+            "savepoints": np.empty(n, dtype=object),
+            "best_savepoints": np.empty(n, dtype=object),
         }
-        if self.save_freq is not None:
-            n_keys = len(self._savepoint_keys())
-            result["savepoints"] = np.full((n, n_keys, n_features), np.nan)
         if n == 0:
             return result
         run = _CEMRun(self, flat, targets[:, 0], seeds)
         run.solve()
-        delta = run.out_delta
-        result["delta"] = delta.reshape((n, *self.input_shape_))
-        result["maps"] = delta.reshape((n, 1, *self.input_shape_))
-        result["found"] = run.out_found
-        result["new_class"] = np.where(run.out_found, run.out_class, targets[:, 0])
+        out = run.out
+        result["delta"] = out["delta"].reshape((n, *self.input_shape_))
+        result["maps"] = out["delta"].reshape((n, 1, *self.input_shape_))
+        for key in ("found", "margin", "required_margin", "n_iter"):
+            result[key] = out[key]
+        result["new_class"] = np.where(out["found"], out["class"], targets[:, 0])
         result["history"] = run.history()
-        if self.save_freq is not None:
-            result["savepoints"] = run.savepoints
+        result["savepoints"] = out["savepoints"]
+        result["best_savepoints"] = out["best_savepoints"]
         return result
 
 
+class _Best:
+    """Each row's best valid point so far (smallest elastic-net size)."""
+
+    def __init__(self, z, t0):
+        n = len(z)
+        self.z = z.clone()
+        self.size = np.full(n, np.inf)
+        self.cls = np.asarray(t0, dtype=np.intp).copy()
+        self.found = np.zeros(n, dtype=bool)
+        self.at_step_start = np.full(n, np.inf)
+
+    def update(self, valid, size, point, pred):
+        better = valid & (size < self.size)
+        if better.any():
+            import torch
+
+            mask = torch.as_tensor(better, device=self.z.device)
+            self.z[mask] = point[mask].to(self.z.dtype)
+            self.size[better] = size[better]
+            self.cls[better] = pred[better]
+            self.found |= better
+
+    def improved(self, tol):
+        return self.found & (self.size < _shrink(self.at_step_start, tol))
+
+    def take_rows(self, mask):
+        out = _Best.__new__(_Best)
+        out.z = _take(self.z, mask)
+        for name in ("size", "cls", "found", "at_step_start"):
+            setattr(out, name, getattr(self, name)[mask])
+        return out
+
+
 class _CEMRun:
-    """The batched optimisation of one chunk: per-sample c search and stopping."""
+    """The batched optimisation of one chunk of samples.
+
+    The per-sample state lives in one :class:`RowState` (anchor, box, target,
+    required margin, the optimiser, the early stopping, the c search, the best
+    point, savepoints); finished samples leave it in one call and are polished,
+    checked and written out.
+    """
 
     def __init__(self, cem, flat, t0, seeds):
         import torch
 
         self.cem = cem
         self.flat = flat
-        self.t0 = np.asarray(t0, dtype=np.intp)
         self.n, self.n_features = flat.shape
-        self.pn = cem.mode == "pn"
-        self.lower_np, self.upper_np = cem._delta_bounds(flat)
+        self.pn = cem._mode == "pn"
+        self.sign = 1.0 if self.pn else -1.0
         self.lo, self.hi = cem._flat_range()
-        self.no_info = cem.no_info_.reshape(-1)
+        self.no_info_np = cem.no_info_.reshape(-1)
+        self.l1, self.l2, self.gamma = cem.l1_, float(cem.l2), float(cem.gamma)
+        self.onehot = cem._onehot_
         if cem.gradient_ == "autograd":
             from ..models._adapters import _module_dtype as module_dtype
             from ..models._adapters import eval_mode
@@ -680,7 +911,6 @@ class _CEMRun:
             self.dtype, self.device = module_dtype(module), device
         else:
             self.dtype, self.device = torch.float64, torch.device("cpu")
-            self.rngs = [np.random.default_rng(int(s)) for s in seeds]
             self.mu = 0.01 * float(np.mean(self.hi - self.lo) or 1.0)
         self.ae = None
         if cem.gamma > 0:
@@ -689,51 +919,130 @@ class _CEMRun:
                 self.ae = ae.as_torch(cem.input_shape_, self.dtype, self.device)
             else:
                 self.ae = ae
-        anchor = flat if self.pn else np.broadcast_to(self.no_info, flat.shape).copy()
-        as_t = self._tensor
-        self.anchor = as_t(anchor)
-        self.lower, self.upper = as_t(self.lower_np), as_t(self.upper_np)
-        self.out_delta = np.full((self.n, self.n_features), np.nan)
-        self.out_found = np.zeros(self.n, dtype=bool)
-        self.out_class = self.t0.copy()
+        self.no_info = self._tensor(self.no_info_np)
+        self.alibi_cols = None
+        if self.pn and cem.pn_box == "alibi":
+            cols = np.ones(self.n_features, dtype=bool)
+            for group, _, _ in self.onehot:
+                cols[group] = False
+            self.alibi_cols = self._tensor(cols)
+
+        t0 = np.asarray(t0, dtype=np.intp)
+        lower, upper = cem._delta_bounds(flat)
+        anchor = flat if self.pn else np.broadcast_to(self.no_info_np, flat.shape)
+        scale = np.abs(self._scores_np(flat)).max(axis=1)
+        if cem.kappa > 0:
+            req = np.full(self.n, float(cem.kappa))
+        else:
+            req = SAFETY_MARGIN * np.maximum(scale, np.finfo(np.float32).tiny)
+        rngs = []
+        if cem.gradient_ != "autograd":
+            from .._engine import sample_seeds
+
+            rngs = [np.random.default_rng(int(s)) for s in sample_seeds(flat, seeds[0])]
+        self.state = RowState(
+            rows=np.arange(self.n),
+            t0=torch.as_tensor(t0, device=self.device),
+            x=self._tensor(flat),
+            anchor=self._tensor(anchor),
+            lower=self._tensor(lower),
+            upper=self._tensor(upper),
+            req=req,
+            rngs=rngs if rngs else [None] * self.n,
+            t=np.zeros(self.n, dtype=np.int64),
+            saved=[{} for _ in range(self.n)],
+            saved_best=[{} for _ in range(self.n)],
+        )
+        self.out = {
+            "delta": np.full((self.n, self.n_features), np.nan),
+            "found": np.zeros(self.n, dtype=bool),
+            "class": t0.copy(),
+            "margin": np.full(self.n, np.nan),
+            "required_margin": req.copy(),
+            "n_iter": np.zeros(self.n, dtype=np.int64),
+            "savepoints": np.empty(self.n, dtype=object),
+            "best_savepoints": np.empty(self.n, dtype=object),
+        }
         self._hist = []
-        if cem.save_freq is not None:
-            n_keys = len(cem._savepoint_keys())
-            self.savepoints = np.full((self.n, n_keys, self.n_features), np.nan)
 
     def _tensor(self, value):
         import torch
 
-        return torch.as_tensor(
-            np.ascontiguousarray(value), dtype=self.dtype, device=self.device
+        value = np.ascontiguousarray(value)
+        if not value.flags.writeable:
+            value = value.copy()
+        return torch.as_tensor(value, dtype=self.dtype, device=self.device)
+
+    # ------------------------------------------------------------ the model
+    def _black_box(self, X, masks, fill):
+        """Black-box scores of ``m * X + (1 - m) * fill`` through the engine."""
+        from .._engine import score_perturbations
+
+        cem = self.cem
+        return score_perturbations(
+            cem.adapter_,
+            X,
+            masks,
+            fill,
+            response_method=cem.response_method_,
+            batch_size=cem.batch_size,
+            layout=cem.layout_,
         )
 
-    # --------------------------------------------------------- model terms
-    def _margin_and_grad(self, y, anchor, t0, c, rows):
-        """Margin ``f_t0 - max_other``, predicted class, AE term and the gradient.
-
-        The gradient is that of ``sum(c * attack) + gamma * sum(ae)`` in ``y``.
-        """
+    def _scores(self, u):
+        """Scores ``f`` at the points ``u`` (a tensor; no gradient)."""
         import torch
 
         cem = self.cem
-        sign = 1.0 if self.pn else -1.0
+        if cem.gradient_ == "autograd":
+            with torch.no_grad():
+                return self.forward(u.reshape((len(u), *cem.input_shape_))).to(
+                    self.dtype
+                )
+        points = u.detach().cpu().numpy().astype(np.float64)
+        ones = np.ones((1, self.n_features))
+        return self._tensor(self._black_box(points, ones, 0.0)[:, 0])
+
+    def _scores_np(self, points):
+        """float64 scores of float64 points, as the user's own model call gives."""
+        import torch
+
+        cem = self.cem
+        if cem.gradient_ == "autograd":
+            u = torch.as_tensor(points, dtype=self.dtype, device=self.device)
+            with torch.no_grad(), self._module_ctx():
+                out = self.forward(u.reshape((len(u), *cem.input_shape_)))
+            return out.detach().cpu().numpy().astype(np.float64)
+        return self._black_box(points, np.ones((1, self.n_features)), 0.0)[:, 0]
+
+    def _module_ctx(self):
+        if self.cem.gradient_ == "autograd":
+            return self.eval_mode(self.module)
+        return _null()
+
+    def _terms(self, y, st, c):
+        """Margin, attack and AE terms at ``anchor + y``, the predicted class and
+        the gradient of ``sum(c * attack) + gamma * sum(ae)`` in ``y``."""
+        import torch
+
+        cem = self.cem
+        kappa = float(cem.kappa)
         shape = (len(y), *cem.input_shape_)
         with torch.enable_grad():
             yv = y.detach().requires_grad_(True)
-            u = anchor + yv
+            u = st.anchor + yv
             objective = 0.0
             if cem.gradient_ == "autograd":
                 scores = self.forward(u.reshape(shape)).to(self.dtype)
-                margin = _margin(scores, t0)
-                attack = torch.clamp(sign * margin, min=-cem.kappa)
-                objective = (c * attack).sum()
+                margin = _margin(scores, st.t0)
+                attack = torch.clamp(self.sign * margin, min=-kappa)
+                objective = (self._tensor(c) * attack).sum()
                 pred = scores.detach().argmax(dim=1)
             else:
-                margin, pred, attack_grad = self._zeroth_order(u.detach(), t0, rows)
+                margin, pred, attack_grad = self._zeroth_order(u.detach(), st)
                 margin = self._tensor(margin)
                 pred = torch.as_tensor(pred, device=self.device)
-                attack = torch.clamp(sign * margin, min=-cem.kappa)
+                attack = torch.clamp(self.sign * margin, min=-kappa)
             ae = torch.zeros(len(y), dtype=self.dtype, device=self.device)
             if self.ae is not None:
                 u_img = u.reshape(shape)
@@ -746,469 +1055,445 @@ class _CEMRun:
             else:
                 grad = torch.zeros_like(y)
             if cem.gradient_ != "autograd":
-                grad = grad + c[:, None] * self._tensor(attack_grad)
+                grad = grad + self._tensor(c[:, None] * attack_grad)
         return margin.detach(), attack.detach(), ae.detach(), pred, grad.detach()
 
-    def _zeroth_order(self, u, t0, rows):
-        """Margins at ``u`` and a seeded forward-difference estimate of the attack
-        term's gradient, from the black-box scores (``_N_DIRECTIONS`` random sign
-        directions per sample)."""
+    def _zeroth_order(self, u, st):
+        """Margins at ``u`` and a forward-difference estimate of the attack term's
+        gradient from ``n_directions`` random sign directions per sample, drawn
+        from the sample's own generator (seeded by its content).
+
+        The copies ``u + mu * d`` are the engine's ``m * (u - mu) + (1 - m) *
+        (u + mu)`` with ``m = (1 - d) / 2``; ``m = 1/2`` gives ``u`` itself.
+        """
         cem = self.cem
-        sign = 1.0 if self.pn else -1.0
         u = u.cpu().numpy().astype(np.float64)
-        n, q = len(u), _N_DIRECTIONS
+        n, q = len(u), cem.n_directions
         directions = np.stack(
-            [self.rngs[r].choice([-1.0, 1.0], size=(q, self.n_features)) for r in rows]
+            [rng.choice([-1.0, 1.0], size=(q, self.n_features)) for rng in st.rngs]
         )
-        points = np.concatenate(
-            [u[:, None], u[:, None] + self.mu * directions], axis=1
-        ).reshape((n * (q + 1), *cem.input_shape_))
-        scores = cem.adapter_.scores(points, cem.response_method_)
-        scores = scores.reshape(n, q + 1, -1)
-        t_rep = np.repeat(np.asarray(t0)[:, None], q + 1, axis=1)
-        f_t = np.take_along_axis(scores, t_rep[..., None], axis=2)[..., 0]
-        others = scores.copy()
-        np.put_along_axis(others, t_rep[..., None], -np.inf, axis=2)
-        margin = f_t - others.max(axis=2)
-        attack = np.maximum(sign * margin, -cem.kappa)
+        masks = np.concatenate(
+            [np.full((n, 1, self.n_features), 0.5), (1.0 - directions) / 2], axis=1
+        )
+        scores = self._black_box(u - self.mu, masks, u + self.mu)
+        t0 = st.t0.cpu().numpy()
+        t_rep = np.repeat(t0[:, None], q + 1, axis=1)
+        margin = _margin_np(scores, t_rep)
+        attack = np.maximum(self.sign * margin, -float(cem.kappa))
         diffs = (attack[:, 1:] - attack[:, :1]) / (self.mu * q)
         grad = np.einsum("nq,nqf->nf", diffs, directions)
         pred = scores[:, 0].argmax(axis=1)
         return margin[:, 0], pred, grad
 
+    # ------------------------------------------------------ the feasible set
+    def _project(self, z, st):
+        """alibi's PN rule (``pn_box='alibi'``): a feature that does not end
+        farther from ``no_info`` than ``x`` is reset to ``x``."""
+        if self.alibi_cols is None:
+            return z
+        import torch
+
+        start = (st.x - self.no_info).abs()
+        keep = ((st.x + z - self.no_info).abs() > start) | (self.alibi_cols == 0)
+        return torch.where(keep, z, torch.zeros_like(z))
+
+    def _snap(self, z, st):
+        """Each one-hot group switched as a whole (PN: to the category of the
+        largest value, the sample's own on ties; PP: the sample's category kept
+        when at least half of it is)."""
+        if not self.onehot:
+            return z
+        import torch
+
+        z = z.clone()
+        for cols, on, off in self.onehot:
+            ct = self._tensor(cols).long()
+            on_t, off_t = self._tensor(on), self._tensor(off)
+            xb = st.x[:, ct]
+            own = (xb == on_t).to(z.dtype).argmax(dim=1)
+            rows = torch.arange(len(z), device=z.device)
+            if self.pn:
+                block = xb + z[:, ct]
+                win = block.argmax(dim=1)
+                win = torch.where(block[rows, win] <= block[rows, own], own, win)
+                new = off_t.expand_as(xb).clone()
+                new[rows, win] = on_t[win]
+                z[:, ct] = new - xb
+            else:
+                gap = xb - st.anchor[:, ct]
+                kept = z[:, ct][rows, own] >= gap[rows, own] / 2
+                z[:, ct] = gap * kept.to(z.dtype)[:, None]
+        return z
+
+    def _feasible(self, z, st):
+        """A candidate made feasible and checkable: box, PN rule, one-hot groups."""
+        import torch
+
+        z = torch.minimum(torch.maximum(z, st.lower), st.upper)
+        return self._snap(self._project(z, st), st)
+
+    def _valid(self, z, fs):
+        """Whether ``anchor + z`` beats the required margin, and the class there."""
+        scores = self._scores(fs.anchor + z)
+        gain = -self.sign * _margin(scores, fs.t0)
+        gain = gain.cpu().numpy().astype(np.float64)
+        return gain > fs.req, scores.argmax(dim=1).cpu().numpy()
+
     # ------------------------------------------------------------ the loop
     def solve(self):
         import torch
 
-        cem = self.cem
-        n, tol = self.n, float(cem.tol)
-        patience = cem.patience
-        fista = cem.optimizer == "fista"
-        beta, gamma, kappa = float(cem.beta), float(cem.gamma), float(cem.kappa)
-        max_iter, c_steps = int(cem.max_iter), int(cem.c_steps)
-        if patience is not None:
-            anneal = max(int(patience), max_iter // _ANNEAL_DIV)
-        sign = 1.0 if self.pn else -1.0
+        from ._optim import AdaExpGrad, Fista
 
-        rows = np.arange(n)
-        z = torch.zeros((n, self.n_features), dtype=self.dtype, device=self.device)
-        y = z.clone()
-        best_z = z.clone()
-        lam = torch.ones((n, 1), dtype=self.dtype, device=self.device)
-        anchor, lower, upper = self.anchor, self.lower, self.upper
-        t0 = torch.as_tensor(self.t0, device=self.device)
-        k = np.zeros(n, dtype=np.int64)
-        t = np.zeros(n, dtype=np.int64)
-        c_step = np.zeros(n, dtype=np.int64)
-        c = np.full(n, float(cem.c_init))
-        c_lb, c_ub = np.zeros(n), np.full(n, _C_UPPER)
-        step_found = np.zeros(n, dtype=bool)
-        step_best = np.full(n, np.inf)
-        step_loss = np.full(n, np.inf)
-        since = np.zeros(n, dtype=np.int64)
-        k_anneal = np.full(n, -1, dtype=np.int64)  # -1: not annealing
-        lr_anneal = np.zeros(n)
-        best = np.full(n, np.inf)
-        best_at_start = np.full(n, np.inf)
-        best_class = self.t0.copy()
-        found = np.zeros(n, dtype=bool)
-        c_stale = np.zeros(n, dtype=np.int64)
+        cem, st = self.cem, self.state
+        tol, max_iter = float(cem.tol), int(cem.max_iter)
+        z0 = torch.zeros(
+            (self.n, self.n_features), dtype=self.dtype, device=self.device
+        )
+        if cem.optimizer == "fista":
+            anneal = max(int(cem.patience_ or 1), max_iter // 10)
+            st.opt = Fista(
+                z0,
+                learning_rate=cem.learning_rate_,
+                l1=self.l1,
+                l2=self.l2,
+                max_iter=max_iter,
+                anneal=anneal,
+            )
+        else:
+            st.opt = AdaExpGrad(
+                z0, learning_rate=cem.learning_rate_, l1=self.l1, l2=self.l2
+            )
+        st.stop = EarlyStopping(self.n, cem.patience_, tol)
+        st.search = CSearch(self.n, cem.c_init, cem.c_steps, cem.c_patience)
+        st.best = _Best(z0, st.t0.cpu().numpy())
         save_freq = cem.save_freq
 
-        module_ctx = (
-            self.eval_mode(self.module) if cem.gradient_ == "autograd" else _null()
-        )
-        with module_ctx:
-            while len(rows):
-                c_t = self._tensor(c)
-                margin, attack, ae, pred, grad = self._margin_and_grad(
-                    y, anchor, t0, c_t, rows
-                )
-                l1 = y.abs().sum(dim=1)
-                l2 = (y * y).sum(dim=1)
-                dist = beta * l1 + l2 + gamma * ae
-                loss = c_t * attack + dist
-                valid = (sign * margin < -kappa).to(self.dtype)
+        with self._module_ctx():
+            while len(st):
+                c = st.search.c
+                point = st.opt.point
+                margin, attack, ae, pred, grad = self._terms(point, st, c)
+                check = point
+                if self.onehot:
+                    check = self._snap(point, st)
+                    scores = self._scores(st.anchor + check)
+                    margin, pred = _margin(scores, st.t0), scores.argmax(dim=1)
+                l1 = check.abs().sum(dim=1)
+                l2 = (check * check).sum(dim=1)
                 stats = torch.stack(
-                    [loss, attack, l1, l2, ae, valid, dist, pred.to(self.dtype)]
+                    [attack, l1, l2, ae, -self.sign * margin, pred.to(self.dtype)]
                 )
-                stats = stats.cpu().numpy().astype(np.float64)
-                loss_np, dist_np = stats[0], stats[6]
-                valid_np = stats[5] > 0.5
+                attack, l1, l2, ae, gain, pred = stats.cpu().numpy().astype(np.float64)
+                size = self.l1 * l1 + self.l2 / 2 * l2 + self.gamma * ae
+                loss = c * attack + size
+                valid = gain > st.req
+                pred = pred.astype(np.intp)
                 self._hist.append(
                     (
-                        rows.copy(),
+                        st.rows.copy(),
                         np.column_stack(
                             [
-                                t + 1,
-                                c_step,
+                                st.t + 1,
+                                st.search.step,
                                 c,
-                                stats[0],
-                                stats[1],
-                                stats[2],
-                                stats[3],
-                                stats[4],
-                                stats[5],
+                                loss,
+                                attack,
+                                l1,
+                                l2,
+                                ae,
+                                valid,
                             ]
                         ).astype(np.float32),
                     )
                 )
-                # Best valid point overall.
-                better = valid_np & (dist_np < best)
-                if better.any():
-                    mask = torch.as_tensor(better, device=self.device)
-                    best_z[mask] = y[mask]
-                    best[better] = dist_np[better]
-                    best_class[better] = stats[7][better].astype(np.intp)
-                    found |= better
-                # Progress within the c step.
-                first = valid_np & ~step_found
-                step_gain = valid_np & step_found & (dist_np < _shrink(step_best, tol))
-                loss_gain = (
-                    ~step_found & ~valid_np & (loss_np < _shrink(step_loss, tol))
+                st.best.update(valid, size, check, pred)
+                st.stop.update(valid, size, loss)
+                st.opt.step(
+                    grad, st.lower, st.upper, lambda v, st=st: self._project(v, st)
                 )
-                step_found |= valid_np
-                step_best = np.where(
-                    valid_np, np.minimum(step_best, dist_np), step_best
-                )
-                step_loss = np.minimum(step_loss, loss_np)
-                since = np.where(first | step_gain | loss_gain, 0, since + 1)
-
-                # Optimiser step, each row at its own iteration count.
-                if fista:
-                    kf = k.astype(np.float64)
-                    lr = cem.learning_rate * np.sqrt(np.maximum(1.0 - kf / max_iter, 0))
-                    if patience is not None:
-                        annealing = k_anneal >= 0
-                        left = 1.0 - (k - k_anneal) / anneal
-                        lr = np.where(
-                            annealing, lr_anneal * np.sqrt(np.maximum(left, 0)), lr
-                        )
-                    momentum = kf / (kf + 3.0)
-                    z, y = _fista(
-                        z,
-                        y,
-                        grad + 2.0 * y,
-                        self._tensor(lr[:, None]),
-                        beta,
-                        self._tensor(momentum[:, None]),
-                        lower,
-                        upper,
-                    )
-                else:
-                    from ._optim import adaexpgrad_step
-
-                    y, lam = adaexpgrad_step(
-                        y,
-                        grad,
-                        lam,
-                        learning_rate=cem.learning_rate,
-                        l1=beta,
-                        l2=2.0,
-                        lower=lower,
-                        upper=upper,
-                    )
-                    z = y
-                k += 1
-                t += 1
-
+                st.t += 1
                 if save_freq is not None:
-                    at = t % save_freq == 0
-                    if at.any():
-                        slot = t[at] // save_freq - 1
-                        values = self._to_delta(
-                            best_z[torch.as_tensor(at, device=self.device)],
-                            rows[at],
-                        )
-                        values[~found[at]] = np.nan
-                        self.savepoints[rows[at], slot] = values
+                    self._save(st, save_freq)
 
-                # End of a c step.
-                end = k >= max_iter
-                if patience is not None and fista:
-                    # No progress: anneal the step size to 0 over `anneal`
-                    # steps (what the last steps of a full FISTA run do, where
-                    # the fixed l1 threshold wins; the best point of a c step
-                    # is mostly found there), then end the c step.
-                    start = (k_anneal < 0) & (since >= patience)
-                    if start.any():
-                        kf = k[start].astype(np.float64)
-                        lr_anneal[start] = cem.learning_rate * np.sqrt(
-                            np.maximum(1.0 - kf / max_iter, 0)
-                        )
-                        k_anneal[start] = k[start]
-                    end |= (k_anneal >= 0) & (k - k_anneal >= anneal)
-                elif patience is not None:
-                    end |= since >= patience
-                end |= step_found & (step_best <= 0)
-                if fista:
-                    # FISTA's step size only decays: an iterate still exactly 0
-                    # after the first step never moves in this c step.
-                    end |= (k == 1) & (z.abs().amax(dim=1) == 0).cpu().numpy()
+                end = st.opt.k >= max_iter
+                end |= st.opt.end_on_stall(st.stop.stalled)
+                end |= st.stop.found & (st.stop.best_size <= 0)
+                end |= st.opt.stuck()
                 if not end.any():
                     continue
-                improved = step_found & (best < _shrink(best_at_start, tol))
-                c_ub = np.where(end & step_found, np.minimum(c_ub, c), c_ub)
-                c_lb = np.where(end & ~step_found, np.maximum(c_lb, c), c_lb)
-                c_next = np.where(c_ub < 1e9, (c_lb + c_ub) / 2, c * 10)
-                c = np.where(end, c_next, c)
-                c_step = c_step + end
-                c_stale = np.where(end, np.where(improved, 0, c_stale + 1), c_stale)
-                done = end & (c_step >= c_steps)
-                done |= end & found & (best <= 0)
-                if patience is not None:
-                    done |= end & found & (c_stale >= _C_PATIENCE)
+                improved = st.best.improved(tol)
+                done = st.search.end_steps(end, st.stop.found, improved, st.best.found)
+                done |= end & st.best.found & (st.best.size <= 0)
                 restart = end & ~done
                 if restart.any():
-                    mask = torch.as_tensor(restart, device=self.device)
-                    z = torch.where(mask[:, None], torch.zeros_like(z), z)
-                    y = torch.where(mask[:, None], torch.zeros_like(y), y)
-                    lam = torch.where(mask[:, None], torch.ones_like(lam), lam)
-                    k[restart] = 0
-                    step_found[restart] = False
-                    step_best[restart] = np.inf
-                    step_loss[restart] = np.inf
-                    since[restart] = 0
-                    k_anneal[restart] = -1
-                    best_at_start[restart] = best[restart]
+                    st.opt.reset(restart)
+                    st.stop.reset(restart)
+                    st.best.at_step_start[restart] = st.best.size[restart]
                 if done.any():
-                    dmask = torch.as_tensor(done, device=self.device)
-                    final_z, final_class = best_z[dmask], best_class[done]
-                    if found[done].any():
-                        final_z, final_class = self._polish(
-                            final_z,
-                            anchor[dmask],
-                            t0[dmask],
-                            rows[done],
-                            found[done],
-                            final_class,
-                        )
-                    self._finish(rows[done], final_z, found[done], final_class, t[done])
-                    keep = ~done
-                    kt = torch.as_tensor(keep, device=self.device)
-                    rows = rows[keep]
-                    z, y, best_z, lam = z[kt], y[kt], best_z[kt], lam[kt]
-                    anchor, lower, upper = anchor[kt], lower[kt], upper[kt]
-                    t0 = t0[kt]
-                    (
-                        k,
-                        t,
-                        c_step,
-                        c,
-                        c_lb,
-                        c_ub,
-                        step_found,
-                        step_best,
-                        step_loss,
-                        since,
-                        best,
-                        best_at_start,
-                        best_class,
-                        found,
-                        c_stale,
-                        k_anneal,
-                        lr_anneal,
-                    ) = (
-                        a[keep]
-                        for a in (
-                            k,
-                            t,
-                            c_step,
-                            c,
-                            c_lb,
-                            c_ub,
-                            step_found,
-                            step_best,
-                            step_loss,
-                            since,
-                            best,
-                            best_at_start,
-                            best_class,
-                            found,
-                            c_stale,
-                            k_anneal,
-                            lr_anneal,
-                        )
-                    )
+                    self._finish(st.pop(done))
 
-    def _scores(self, u):
-        """Scores ``f`` at the points ``u`` (no gradient)."""
-        import torch
+    def _save(self, st, save_freq):
+        at = st.t % save_freq == 0
+        if not at.any():
+            return
+        idx = np.flatnonzero(at)
+        rows = st.rows[idx]
+        it = self._to_delta(_take(st.opt.iterate, at), rows)
+        best = self._to_delta(_take(st.best.z, at), rows)
+        best[~st.best.found[idx]] = np.nan
+        for j, i in enumerate(idx):
+            key = int(st.t[i])
+            st.saved[i][key] = it[j]
+            st.saved_best[i][key] = best[j]
 
-        cem = self.cem
-        shape = (len(u), *cem.input_shape_)
-        if cem.gradient_ == "autograd":
-            with torch.no_grad():
-                return self.forward(u.reshape(shape)).to(self.dtype)
-        points = u.detach().cpu().numpy().astype(np.float64).reshape(shape)
-        return self._tensor(cem.adapter_.scores(points, cem.response_method_))
+    # ---------------------------------------------------------- the results
+    def _finish(self, fin):
+        """Polish, check with the model and write out the finished rows."""
+        rows, found = fin.rows, fin.best.found
+        out = self.out
+        out["n_iter"][rows] = fin.t
+        for i, r in enumerate(rows):
+            out["savepoints"][r] = fin.saved[i]
+            out["best_savepoints"][r] = fin.saved_best[i]
+        if not found.any():
+            return
+        fs = RowState(
+            rows=rows[found],
+            t0=_take(fin.t0, found),
+            x=_take(fin.x, found),
+            anchor=_take(fin.anchor, found),
+            lower=_take(fin.lower, found),
+            upper=_take(fin.upper, found),
+            req=fin.req[found],
+        )
+        best_z = _take(fin.best.z, found)
+        candidates = [best_z]
+        if self.cem.polish:
+            candidates.insert(0, self._polish(best_z, fs, fin.best.size[found]))
+        todo = np.ones(len(fs), dtype=bool)
+        for z in candidates:
+            delta = self._to_delta(z, fs.rows)
+            ok, cls, gain = self._confirm(delta, fs)
+            take = todo & ok
+            r = fs.rows[take]
+            out["delta"][r] = delta[take]
+            out["found"][r] = True
+            out["class"][r] = cls[take]
+            out["margin"][r] = gain[take]
+            todo &= ~ok
 
-    def _valid(self, z, anchor, t0):
-        """Whether ``anchor + z`` is a valid PN / PP, and the model's class there."""
-        sign = 1.0 if self.pn else -1.0
-        scores = self._scores(anchor + z)
-        valid = sign * _margin(scores, t0) < -float(self.cem.kappa)
-        return valid.cpu().numpy(), scores.argmax(dim=1).cpu().numpy()
+    def _confirm(self, delta, fs):
+        """The user's check: the model on the returned points, together and
+        each alone; valid only when both beat the required margin."""
+        t0 = fs.t0.cpu().numpy()
+        x = self.flat[fs.rows]
+        points = x + delta if self.pn else delta
+        together = self._scores_np(points)
+        alone = np.concatenate([self._scores_np(p[None]) for p in points])
+        gain = np.minimum(
+            -self.sign * _margin_np(together, t0),
+            -self.sign * _margin_np(alone, t0),
+        )
+        ok = (gain > fs.req) & np.isfinite(gain)
+        return ok, together.argmax(axis=1), gain
 
-    def _bisect(self, point_at, good, bad, cls, anchor, t0, steps):
+    def _bisect(self, point_at, good, bad, cls, fs, steps):
         """Bisect a per-row scalar between a valid end ``good`` and ``bad``.
 
-        ``point_at(v)`` gives each row's offset at the value ``v`` of the row.
-        Returns, after ``steps`` halvings, the valid end closest to ``bad`` and
-        the model's class there (``cls`` where no midpoint was valid).
+        ``point_at(v)`` gives each row's (feasible) offset at the value ``v`` of
+        the row. Returns, after ``steps`` halvings, the valid end closest to
+        ``bad`` and the model's class there (``cls`` where no midpoint was
+        valid).
         """
         for _ in range(steps):
             mid = (good + bad) / 2
-            ok, pred = self._valid(point_at(mid), anchor, t0)
+            ok, pred = self._valid(point_at(mid), fs)
             good = np.where(ok, mid, good)
             bad = np.where(ok, bad, mid)
             cls = np.where(ok, pred, cls)
         return good, cls
 
-    def _polish(self, z, anchor, t0, rows, found, best_class):
-        """Shrink each found best point while it stays valid (forward passes only).
+    # Bisection steps of the shrinking (factor in [0, 1]) and of the pruning.
+    POLISH_STEPS = 12
+    PRUNE_STEPS = 16
 
-        Three bisections per sample, each keeping a valid point at every stage:
-        the largest soft threshold ``tau`` for which ``S_tau(z)`` stays valid,
-        the smallest factor ``s`` in ``[0, 1]`` for which ``s * z`` does, then
-        the most of its smallest coordinates that can be set to zero. Each only
-        lowers ``|z|_1`` and ``|z|_2``, so the elastic-net size never grows.
-        Small supports are then pruned by :meth:`_prune`, which lowers
-        ``|z|_1`` and keeps the elastic-net size within that of ``z``.
-        Rows of ``found`` False are returned unchanged; every bisection is per
+    def _polish(self, z, fs, limit):
+        """Shrink each (valid) best point while it stays valid, forward passes only.
+
+        Three bisections per row, each keeping a valid point: the largest soft
+        threshold ``tau`` for which ``S_tau(z)`` stays valid, the smallest
+        factor ``s`` in ``[0, 1]`` for which ``s * z`` does, then the most of
+        its smallest coordinates that can be set to zero. Small supports are
+        then pruned by :meth:`_prune`. Every candidate is made feasible (box,
+        PN rule, one-hot groups) before it is checked; every bisection is per
         row, so a row's result does not depend on its batch companions.
         """
         import torch
 
-        z = z.clone()
-        best_class = best_class.copy()
-        idx = np.flatnonzero(found)
-        sel = torch.as_tensor(idx, device=self.device)
-        zf, af, tf = z[sel], anchor[sel], t0[sel]
-        m, n_features = zf.shape
-        cls = best_class[idx]
-        limit = _elastic_net(zf, self.cem.beta)
-
-        # 1. Soft-threshold: the largest valid tau of sign(z) max(|z| - tau, 0).
         from ._optim import soft_threshold
 
-        t_hi = zf.abs().amax(dim=1).cpu().numpy().astype(float)
+        m = len(z)
+        _, cls = self._valid(z, fs)
+        feas = lambda v: self._feasible(v, fs)  # noqa: E731
+        col = lambda v: self._tensor(np.asarray(v)[:, None])  # noqa: E731
+
+        # 1. Soft-threshold: the largest valid tau of sign(z) max(|z| - tau, 0).
+        t_hi = z.abs().amax(dim=1).cpu().numpy().astype(float)
         tau, cls = self._bisect(
-            lambda v: soft_threshold(zf, self._tensor(v[:, None])),
-            np.zeros(m), t_hi, cls, af, tf, _POLISH_SCALE_STEPS,
+            lambda v: feas(soft_threshold(z, col(v))),
+            np.zeros(m),
+            t_hi,
+            cls,
+            fs,
+            self.POLISH_STEPS,
         )
-        zf = soft_threshold(zf, self._tensor(tau[:, None]))
+        z = feas(soft_threshold(z, col(tau)))
 
         # 2. Scale towards zero: the smallest valid s (s = 1 is valid).
         s, cls = self._bisect(
-            lambda v: zf * self._tensor(v[:, None]),
-            np.ones(m), np.zeros(m), cls, af, tf, _POLISH_SCALE_STEPS,
+            lambda v: feas(z * col(v)),
+            np.ones(m),
+            np.zeros(m),
+            cls,
+            fs,
+            self.POLISH_STEPS,
         )
-        zf = zf * self._tensor(s[:, None])
+        z = feas(z * col(s))
 
         # 3. Drop the smallest coordinates: the largest valid count k of
         # coordinates set to zero, by rank of |z| (the zeros rank first).
-        rank = torch.argsort(torch.argsort(zf.abs(), dim=1, stable=True), dim=1)
+        rank = torch.argsort(torch.argsort(z.abs(), dim=1, stable=True), dim=1)
         rank = rank.cpu().numpy()
-        k_lo = (zf == 0).sum(dim=1).cpu().numpy().astype(np.int64)  # valid
-        k_hi = np.full(m, n_features + 1, dtype=np.int64)  # exclusive
+        k_lo = (z == 0).sum(dim=1).cpu().numpy().astype(np.int64)  # valid
+        k_hi = np.full(m, self.n_features + 1, dtype=np.int64)  # exclusive
         while np.any(k_hi - k_lo > 1):
             k = (k_lo + k_hi) // 2
             live = k_hi - k_lo > 1
-            keep = rank >= k[:, None]
-            trial = zf * self._tensor(keep)
-            ok, pred = self._valid(trial, af, tf)
+            ok, _ = self._valid(feas(z * self._tensor(rank >= k[:, None])), fs)
             ok &= live
             k_lo = np.where(ok, k, k_lo)
             k_hi = np.where(live & ~ok, k, k_hi)
-            cls = np.where(ok, pred, cls)
-        zf = zf * self._tensor(rank >= k_lo[:, None])
+        z = feas(z * self._tensor(rank >= k_lo[:, None]))
 
-        # 4. Small supports: drop one coordinate and scale the others up.
-        zf, cls = self._prune(zf, af, tf, rows[idx], cls, limit)
+        # 4. Concentrate: the most smallest coordinates dropped while the others,
+        # scaled up by their smallest valid factor, stay within the size limit.
+        z = self._concentrate(z, fs, limit)
 
-        z[sel] = zf
-        best_class[idx] = cls
-        return z, best_class
+        # 5. Small supports: drop one coordinate and scale the others up.
+        return self._prune(z, fs, limit)
 
-    def _prune(self, z, anchor, t0, rows, cls, limit):
-        """Greedily drop coordinates of small supports, scaling the rest up.
+    def _rescale(self, base, fs):
+        """``base`` scaled by the smallest valid factor in ``[0, s_max]`` (the
+        largest factor the box allows, at least 1); whether ``s_max`` is valid."""
+        import torch
 
-        For each row with at most ``_PRUNE_MAX_SUPPORT`` nonzero coordinates and
-        each of them ``j``, the other coordinates are scaled by the smallest
-        valid factor ``s`` (bisection, clipped to the box, so ``s`` may exceed
-        1); the candidate of smallest ``|z|_1`` among those whose elastic-net
-        size ``beta |z|_1 + |z|_2^2`` stays within ``limit`` (that of the best
-        iterate) replaces the row if its ``|z|_1`` is smaller. Rounds repeat
-        while some row improves. Every candidate is valid, so validity is kept,
-        ``|z|_1`` never grows and the elastic-net size stays within ``limit``;
-        each row is handled alone, so the result does not depend on the
-        batch.
-        """
+        nz = base != 0
+        cap = torch.where(base > 0, fs.upper, fs.lower) / torch.where(nz, base, 1.0)
+        s_max = np.maximum(torch.where(nz, cap, 0.0).amax(dim=1).cpu().numpy(), 1.0)
+
+        def path(s):
+            return self._feasible(base * self._tensor(np.asarray(s)[:, None]), fs)
+
+        ok_end, pred_end = self._valid(path(s_max), fs)
+        s, _ = self._bisect(
+            path, s_max, np.zeros(len(base)), pred_end, fs, self.PRUNE_STEPS
+        )
+        return ok_end, path(s)
+
+    def _concentrate(self, z, fs, limit):
+        """Bisect on how many of the smallest coordinates are dropped when the
+        rest is scaled up by its smallest valid factor; a count is accepted when
+        the point is valid and its elastic-net size stays within ``limit``."""
         import torch
 
         m = len(z)
-        if m == 0:
-            return z, cls
-        rt = torch.as_tensor(rows, device=self.device)
-        lower, upper = self.lower[rt], self.upper[rt]
-        z, cls = z.clone(), cls.copy()
+        rank = torch.argsort(torch.argsort(z.abs(), dim=1, stable=True), dim=1)
+        rank = rank.cpu().numpy()
+        k_lo = (z == 0).sum(dim=1).cpu().numpy().astype(np.int64)  # z itself
+        k_hi = np.full(m, self.n_features, dtype=np.int64)  # exclusive
+        out = z.clone()
+        while np.any(k_hi - k_lo > 1):
+            live = k_hi - k_lo > 1
+            k = (k_lo + k_hi) // 2
+            ok, trial = self._rescale(z * self._tensor(rank >= k[:, None]), fs)
+            size = _elastic_net(trial, self.l1, self.l2)
+            ok &= live & (size <= limit * (1 + 1e-9))
+            if ok.any():
+                out[torch.as_tensor(ok, device=out.device)] = trial[
+                    torch.as_tensor(ok, device=out.device)
+                ]
+            k_lo = np.where(ok, k, k_lo)
+            k_hi = np.where(live & ~ok, k, k_hi)
+        return out
+
+    def _prune(self, z, fs, limit):
+        """Greedily drop coordinates of small supports, scaling the rest up.
+
+        For each row with at most ``prune_max_support`` nonzero coordinates and
+        each of them ``j``, the other coordinates are scaled by the smallest
+        valid factor ``s`` (bisection, clipped to the box, so ``s`` may exceed
+        1); the candidate of smallest ``|z|_1`` among those whose elastic-net
+        size stays within ``limit`` (that of the best iterate) replaces the row
+        if its ``|z|_1`` is smaller. Rounds repeat while some row improves.
+        """
+        import torch
+
+        m, max_support = len(z), int(self.cem.prune_max_support)
+        if m == 0 or max_support == 0:
+            return z
+        z = z.clone()
         active = np.ones(m, dtype=bool)
-        for _ in range(_PRUNE_MAX_SUPPORT):
+        for _ in range(max_support):
             support = (z != 0).sum(dim=1).cpu().numpy()
-            active &= (support >= 2) & (support <= _PRUNE_MAX_SUPPORT)
+            active &= (support >= 2) & (support <= max_support)
             if not active.any():
                 break
             idx = np.flatnonzero(active)
             n_cand = int(support[idx].max())
-            # Candidates: row idx[i] without its c-th nonzero coordinate.
-            zi = z[torch.as_tensor(idx, device=self.device)]
+            zi = _take(z, idx)
             order = torch.argsort((zi != 0).to(zi.dtype), dim=1, descending=True)
             drop = order[:, :n_cand]  # nonzero coordinates first
             real = np.arange(n_cand)[None, :] < support[idx][:, None]
             ci, cj = np.nonzero(real)
-            cand_row = idx[ci]
-            base = zi[torch.as_tensor(ci, device=self.device)].clone()
+            cand = fs.take_rows(idx[ci])
+            base = _take(zi, ci).clone()
             base[torch.arange(len(ci)), drop[ci, cj]] = 0
-            lo = lower[torch.as_tensor(cand_row, device=self.device)]
-            hi = upper[torch.as_tensor(cand_row, device=self.device)]
             nz = base != 0
-            cap = torch.where(base > 0, hi, lo) / torch.where(nz, base, 1.0)
+            cap = torch.where(base > 0, cand.upper, cand.lower) / torch.where(
+                nz, base, 1.0
+            )
             s_max = torch.where(nz, cap, 0.0).amax(dim=1).cpu().numpy()
             s_max = np.maximum(s_max, 1.0)
 
-            def path(s, base=base, lo=lo, hi=hi):
-                scaled = base * self._tensor(np.asarray(s)[:, None])
-                return torch.minimum(torch.maximum(scaled, lo), hi)
+            def path(s, base=base, cand=cand):
+                return self._feasible(base * self._tensor(np.asarray(s)[:, None]), cand)
 
-            a_cand, t_cand = anchor[cand_row], t0[cand_row]
-            ok_end, pred_end = self._valid(path(s_max), a_cand, t_cand)
-            s, c_cls = self._bisect(
-                path, s_max, np.zeros(len(ci)), pred_end, a_cand, t_cand,
-                _POLISH_PRUNE_STEPS,
+            ok_end, pred_end = self._valid(path(s_max), cand)
+            s, _ = self._bisect(
+                path, s_max, np.zeros(len(ci)), pred_end, cand, self.PRUNE_STEPS
             )
             trial = path(s)
             l1 = trial.abs().sum(dim=1).cpu().numpy().astype(float)
-            size = _elastic_net(trial, self.cem.beta)
-            l1 = np.where(ok_end & (size <= limit[cand_row]), l1, np.inf)
+            size = _elastic_net(trial, self.l1, self.l2)
+            l1 = np.where(ok_end & (size <= limit[idx[ci]] * (1 + 1e-9)), l1, np.inf)
             current = z.abs().sum(dim=1).cpu().numpy().astype(float)
             improved = np.zeros(m, dtype=bool)
             for r in idx:
-                mine = np.flatnonzero(cand_row == r)
+                mine = np.flatnonzero(idx[ci] == r)
                 best = mine[np.argmin(l1[mine])]
                 if l1[best] < current[r] * (1 - 1e-6):
                     z[r] = trial[best]
-                    cls[r] = c_cls[best]
                     improved[r] = True
             active &= improved
-        return z, cls
+        return z
 
     def _to_delta(self, z, rows):
         """Optimised offsets to deltas (float64, exactly inside the bounds)."""
         z = z.detach().cpu().numpy().astype(np.float64)
-        lower, upper = self.lower_np[rows], self.upper_np[rows]
+        lower, upper = self.cem._delta_bounds(self.flat[rows])
         if not self.pn:
-            no_info = self.no_info[None, :]
+            no_info = self.no_info_np[None, :]
             return np.clip(no_info + z, no_info + lower, no_info + upper)
         delta = np.clip(z, lower, upper)
         x = self.flat[rows]
@@ -1220,18 +1505,6 @@ class _CEMRun:
             delta = np.where(over, np.nextafter(delta, -np.inf), delta)
             delta = np.where(under, np.nextafter(delta, np.inf), delta)
         return delta
-
-    def _finish(self, rows, best_z, found, best_class, t_end):
-        delta = self._to_delta(best_z, rows)
-        delta[~found] = np.nan
-        self.out_delta[rows] = delta
-        self.out_found[rows] = found
-        self.out_class[rows] = best_class
-        if self.cem.save_freq is not None:
-            keys = np.asarray(self.cem._savepoint_keys())
-            later = keys[None, :] >= t_end[:, None]
-            for i, r in enumerate(rows):
-                self.savepoints[r, later[i]] = delta[i]
 
     def history(self):
         """One float32 array of shape (n_steps, len(HISTORY_COLUMNS)) per sample."""
@@ -1250,35 +1523,14 @@ class _CEMRun:
         return out
 
 
-def _elastic_net(z, beta):
-    """``beta |z|_1 + |z|_2^2`` of each row of the tensor ``z``, as float64."""
+def _elastic_net(z, l1, l2):
+    """``l1 |z|_1 + (l2 / 2) |z|_2^2`` of each row of the tensor ``z``, as float64."""
     z = z.detach().cpu().numpy().astype(np.float64)
-    return beta * np.abs(z).sum(axis=1) + (z**2).sum(axis=1)
-
-
-def _shrink(value, tol):
-    """``value - tol * |value|``, keeping infinities (no ``inf - inf``)."""
-    finite = np.isfinite(value)
-    return np.where(finite, value - tol * np.abs(np.where(finite, value, 0.0)), value)
-
-
-def _fista(z, y, grad, lr, beta, momentum, lower, upper):
-    from ._optim import fista_step
-
-    return fista_step(
-        z,
-        y,
-        grad,
-        learning_rate=lr,
-        beta=beta,
-        momentum=momentum,
-        lower=lower,
-        upper=upper,
-    )
+    return l1 * np.abs(z).sum(axis=1) + l2 / 2 * (z**2).sum(axis=1)
 
 
 def _margin(scores, t0):
-    """``f_t0 - max_{i != t0} f_i`` for each row of ``scores``."""
+    """``f_t0 - max_{i != t0} f_i`` for each row of the tensor ``scores``."""
     import torch
 
     f_t = scores.gather(1, t0[:, None])[:, 0]
@@ -1286,6 +1538,31 @@ def _margin(scores, t0):
     onehot[torch.arange(len(scores)), t0] = True
     others = scores.masked_fill(onehot, -torch.inf).amax(dim=1)
     return f_t - others
+
+
+def _margin_np(scores, t0):
+    """``f_t0 - max_{i != t0} f_i`` over the last axis of ``scores`` (numpy)."""
+    t0 = np.asarray(t0)[..., None]
+    f_t = np.take_along_axis(scores, t0, axis=-1)[..., 0]
+    others = scores.copy()
+    np.put_along_axis(others, t0, -np.inf, axis=-1)
+    return f_t - others.max(axis=-1)
+
+
+def _merge_savepoints(per_sample, n, shape):
+    """One OrderedDict ``iteration -> (n, *shape)`` from per-sample dicts."""
+    dicts = [
+        d if isinstance(d, dict) else {} for d in np.asarray(per_sample).reshape(-1)
+    ]
+    keys = sorted({k for d in dicts for k in d})
+    merged = OrderedDict()
+    for key in keys:
+        values = np.full((n, int(np.prod(shape))), np.nan)
+        for i, d in enumerate(dicts):
+            if key in d:
+                values[i] = d[key]
+        merged[key] = values.reshape((n, *shape))
+    return merged
 
 
 def _history_frame(history, labels):

@@ -6,8 +6,7 @@ set of each row is a box ``[lower, upper]`` that contains 0 (the coordinates are
 offsets from the sample's anchor).
 """
 
-import math
-
+import numpy as np
 import torch
 
 
@@ -198,25 +197,187 @@ def adaexpgrad_step(x, grad, lam, *, learning_rate, l1, l2, lower, upper):
     return x_new, lam
 
 
-def maxi_adaexpgrad_magnitude(x, grad, lam, *, learning_rate, l1, l2):
-    """The signed update of MAXi's published AdaExpGrad (without the threshold).
+class Fista:
+    """Projected FISTA on a batch of rows, as in alibi's CEM.
 
-    Kept for tests and comparison only: a coordinate whose dual point is smaller
-    than ``l1 / alpha`` comes out with the opposite sign instead of zero.
+    The smooth part of the loss is ``c * attack + gamma * ae + (l2 / 2)
+    |delta|_2^2``; the l1 term is handled by the shrinkage of
+    :func:`fista_step`. Each row has its own iteration count ``k``, its step size
+    decays as ``learning_rate * sqrt(1 - k / max_iter)`` (alibi's polynomial
+    decay) and its momentum is ``k / (k + 3)``. A stalled row (no progress for
+    ``patience`` steps) anneals its step size to 0 over ``anneal`` steps, where
+    the fixed l1 threshold shrinks the iterate, as in the last steps of a full
+    run, and then ends its ``c`` step.
+
+    Parameters
+    ----------
+    z : torch.Tensor of shape (n, n_features)
+        The starting iterate (zeros).
+    learning_rate, l1, l2 : float
+        Initial step size and penalty weights.
+    max_iter : int
+        Steps of a ``c`` step (the horizon of the decay).
+    anneal : int
+        Steps of the annealing of a stalled row.
     """
-    import numpy as np
-    from scipy.special import lambertw
 
-    x = np.asarray(x, dtype=np.float64)
-    grad = np.asarray(grad, dtype=np.float64)
-    b = 1.0 / x.shape[-1]
-    lam = lam + np.max(np.abs(grad)) ** 2
-    alpha = math.sqrt(lam) / learning_rate
-    z = np.log(np.abs(x) / b + 1.0) * np.sign(x) - grad / alpha
-    if l2 == 0:
-        value = b * np.exp(np.abs(z) - l1 / alpha) - b
-    else:
-        c = l2 / alpha
-        cc = l1 / alpha - np.abs(z)
-        value = np.real(lambertw(b * c * np.exp(b * c - cc), k=0)) / c - b
-    return np.sign(z) * value
+    def __init__(self, z, *, learning_rate, l1, l2, max_iter, anneal):
+        n = len(z)
+        self.learning_rate, self.l1, self.l2 = (
+            float(learning_rate),
+            float(l1),
+            float(l2),
+        )
+        self.max_iter, self.anneal = int(max_iter), int(anneal)
+        self.z, self.y = z.clone(), z.clone()
+        self.k = np.zeros(n, dtype=np.int64)
+        self.k_anneal = np.full(n, -1, dtype=np.int64)  # -1: not annealing
+        self.lr_anneal = np.zeros(n)
+
+    @property
+    def point(self):
+        """Where the loss and its gradient are evaluated (the extrapolated ``y``)."""
+        return self.y
+
+    @property
+    def iterate(self):
+        """The iterate ``delta(k)`` (what savepoints hold)."""
+        return self.z
+
+    def _decayed(self, k):
+        return self.learning_rate * np.sqrt(np.maximum(1.0 - k / self.max_iter, 0.0))
+
+    def step(self, grad, lower, upper, project):
+        """One step of every row; ``grad`` excludes the l2 term."""
+        kf = self.k.astype(np.float64)
+        lr = self._decayed(kf)
+        annealing = self.k_anneal >= 0
+        left = 1.0 - (self.k - self.k_anneal) / self.anneal
+        lr = np.where(annealing, self.lr_anneal * np.sqrt(np.maximum(left, 0.0)), lr)
+        z_new, y_new = fista_step(
+            self.z,
+            self.y,
+            grad + self.l2 * self.y,
+            learning_rate=self._column(lr),
+            beta=self.l1,
+            momentum=self._column(kf / (kf + 3.0)),
+            lower=lower,
+            upper=upper,
+        )
+        self.z, self.y = project(z_new), project(y_new)
+        self.k += 1
+
+    def _column(self, values):
+        return torch.as_tensor(
+            values[:, None], dtype=self.z.dtype, device=self.z.device
+        )
+
+    def end_on_stall(self, stalled):
+        """Rows whose ``c`` step ends: annealing starts on stall, ends after it."""
+        start = (self.k_anneal < 0) & stalled
+        self.lr_anneal[start] = self._decayed(self.k[start].astype(float))
+        self.k_anneal[start] = self.k[start]
+        return (self.k_anneal >= 0) & (self.k - self.k_anneal >= self.anneal)
+
+    def stuck(self):
+        """Rows still at exactly 0 after their first step: the step size only
+        decays, so they would never move in this ``c`` step."""
+        return (self.k == 1) & (self.z.abs().amax(dim=1) == 0).cpu().numpy()
+
+    def reset(self, mask):
+        """Restart the rows of ``mask`` from zero."""
+        m = torch.as_tensor(mask, device=self.z.device)[:, None]
+        self.z = torch.where(m, torch.zeros_like(self.z), self.z)
+        self.y = torch.where(m, torch.zeros_like(self.y), self.y)
+        self.k[mask] = 0
+        self.k_anneal[mask] = -1
+
+    def take_rows(self, mask):
+        out = Fista.__new__(Fista)
+        out.__dict__.update(self.__dict__)
+        t = torch.as_tensor(mask, device=self.z.device)
+        out.z, out.y = self.z[t], self.y[t]
+        out.k, out.k_anneal, out.lr_anneal = (
+            self.k[mask],
+            self.k_anneal[mask],
+            self.lr_anneal[mask],
+        )
+        return out
+
+
+class AdaExpGrad:
+    """MAXi's adaptive exponentiated gradient on a batch of rows.
+
+    The loss and its gradient are evaluated at the iterate ``x``; each step is
+    :func:`adaexpgrad_step` (the l1 and ``(l2 / 2) |x|_2^2`` terms are handled by
+    the step exactly) and MAXi's output, the running mean of the iterates of the
+    ``c`` step (``y_t = x_t / t + (1 - 1 / t) y_{t-1}``), is kept as
+    ``iterate``. A stalled row ends its ``c`` step at once.
+
+    Parameters
+    ----------
+    x : torch.Tensor of shape (n, n_features)
+        The starting iterate (zeros).
+    learning_rate, l1, l2 : float
+        ``1 / eta`` in MAXi's terms, and the penalty weights.
+    """
+
+    def __init__(self, x, *, learning_rate, l1, l2, warm_start=True):
+        self.warm_start = warm_start
+        self.learning_rate, self.l1, self.l2 = (
+            float(learning_rate),
+            float(l1),
+            float(l2),
+        )
+        self.x, self.mean = x.clone(), x.clone()
+        self.lam = torch.ones((len(x), 1), dtype=x.dtype, device=x.device)
+        self.k = np.zeros(len(x), dtype=np.int64)
+
+    @property
+    def point(self):
+        """Where the loss and its gradient are evaluated (the iterate ``x``)."""
+        return self.x
+
+    @property
+    def iterate(self):
+        """MAXi's output: the mean of the iterates of the current ``c`` step."""
+        return self.mean
+
+    def step(self, grad, lower, upper, project):
+        """One step of every row; ``grad`` excludes the l1 and l2 terms."""
+        x, self.lam = adaexpgrad_step(
+            self.x,
+            grad,
+            self.lam,
+            learning_rate=self.learning_rate,
+            l1=self.l1,
+            l2=self.l2,
+            lower=lower,
+            upper=upper,
+        )
+        self.x = project(x)
+        self.k += 1
+        weight = torch.as_tensor(1.0 / self.k[:, None], dtype=x.dtype, device=x.device)
+        self.mean = self.mean + weight * (self.x - self.mean)
+
+    def end_on_stall(self, stalled):
+        return stalled
+
+    def stuck(self):
+        return np.zeros(len(self.k), dtype=bool)
+
+    def reset(self, mask):
+        m = torch.as_tensor(mask, device=self.x.device)[:, None]
+        if not self.warm_start:
+            self.x = torch.where(m, torch.zeros_like(self.x), self.x)
+        self.mean = torch.where(m, self.x, self.mean)
+        self.lam = torch.where(m, torch.ones_like(self.lam), self.lam)
+        self.k[mask] = 0
+
+    def take_rows(self, mask):
+        out = AdaExpGrad.__new__(AdaExpGrad)
+        out.__dict__.update(self.__dict__)
+        t = torch.as_tensor(mask, device=self.x.device)
+        out.x, out.mean, out.lam = self.x[t], self.mean[t], self.lam[t]
+        out.k = self.k[mask]
+        return out

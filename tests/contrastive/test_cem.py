@@ -1,6 +1,7 @@
 """Tests of CEM: pertinent negatives and positives, batching, errors."""
 
 import warnings
+from collections import OrderedDict
 
 import numpy as np
 import pandas as pd
@@ -13,7 +14,13 @@ torch = pytest.importorskip("torch")
 from skxai.contrastive import CEM, ContrastiveExplanation  # noqa: E402
 
 N_SAMPLES = 10
-FAST = {"c_init": 1.0, "c_steps": 4, "max_iter": 150, "patience": 30}
+FAST = {
+    "c_init": 1.0,
+    "c_steps": 4,
+    "max_iter": 150,
+    "patience": 30,
+    "image_shape": (8, 8),
+}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -126,16 +133,37 @@ def test_cem_zeroth_order_is_seeded(digits, logreg):
     assert (logreg.predict(adv) != first.original_class).all()
 
 
-def test_cem_save_freq_keys(digits, logreg):
-    """Check savepoints' keys and that the last one holds the final delta."""
+def test_cem_savepoints_are_iterates_at_run_iterations(digits, logreg):
+    """Check savepoints: keys are iterations that were run, rows NaN after stopping.
+
+    ``savepoints`` hold the optimiser's iterate and ``best_savepoints`` the best
+    valid point so far; a key never exceeds the longest run, a sample that
+    stopped earlier is NaN there, and n_iter matches the history.
+    """
     X, _ = digits
-    cem = CEM(logreg, save_freq=50, c_init=1.0, c_steps=2, max_iter=100).fit(X)
+    cem = CEM(
+        logreg, save_freq=25, c_init=1.0, c_steps=2, max_iter=100, image_shape=(8, 8)
+    )
+    cem.fit(X)
     ex = cem.explain(X[:3])
-    assert list(ex.savepoints) == [50, 100, 150, 200]
-    assert ex.savepoints[200].shape == (3, 8, 8)
-    np.testing.assert_array_equal(ex.savepoints[200][ex.found], ex.delta[ex.found])
-    assert set(ex.history.columns) >= {"sample", "iteration", "loss", "l1", "valid"}
-    assert ex.history["sample"].isin([0, 1, 2]).all()
+    keys = list(ex.savepoints)
+    assert isinstance(ex.savepoints, OrderedDict)
+    assert keys == list(range(25, ex.n_iter.max() + 1, 25))
+    assert list(ex.best_savepoints) == keys
+    np.testing.assert_array_equal(cem.n_iter_, ex.n_iter)
+    np.testing.assert_array_equal(
+        ex.history.groupby("sample").size().to_numpy(), ex.n_iter
+    )
+    for key in keys:
+        assert ex.savepoints[key].shape == (3, 8, 8)
+        ran = ex.n_iter >= key
+        assert np.isfinite(ex.savepoints[key][ran]).all()
+        assert np.isnan(ex.savepoints[key][~ran]).all()
+    # the iterate moves; the best valid point is kept once found
+    first, last = keys[0], keys[-1]
+    assert not np.allclose(ex.savepoints[first][0], ex.savepoints[keys[1]][0])
+    best = ex.best_savepoints[last][ex.n_iter >= last]
+    assert np.isfinite(best).all()
 
 
 def test_cem_not_found_with_one_iteration(digits, logreg):
@@ -319,7 +347,7 @@ def test_cem_dropping_finished_samples_changes_nothing(digits, logreg):
         )
 
 
-def test_cem_pp_prune_only_shrinks_and_keeps_validity(digits, logreg, monkeypatch):
+def test_cem_pp_prune_only_shrinks_and_keeps_validity(digits, logreg):
     """Check the greedy pruning of small PP supports against the polish without it.
 
     Dropping a coordinate and scaling the others up must keep every PP valid,
@@ -327,8 +355,6 @@ def test_cem_pp_prune_only_shrinks_and_keeps_validity(digits, logreg, monkeypatc
     elastic-net size above the best valid iterate, and give the same result
     for a sample explained alone as in a batch.
     """
-    from skxai.contrastive import _cem
-
     X, _ = digits
     n, beta = 12, 0.1
     cem = CEM(logreg, mode="pp", beta=beta, feature_range=(0, 1), **FAST).fit(X)
@@ -336,8 +362,7 @@ def test_cem_pp_prune_only_shrinks_and_keeps_validity(digits, logreg, monkeypatc
         warnings.simplefilter("ignore", ConvergenceWarning)
         pruned = cem.explain(X[:n])
         alone = clone(cem).set_params(batch_size=1).fit(X).explain(X[:n])
-        monkeypatch.setattr(_cem, "_PRUNE_MAX_SUPPORT", 0)
-        plain = cem.explain(X[:n])
+        plain = clone(cem).set_params(prune_max_support=0).fit(X).explain(X[:n])
     np.testing.assert_array_equal(pruned.found, plain.found)
     found = pruned.found
     assert found.all()

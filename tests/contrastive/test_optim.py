@@ -9,10 +9,10 @@ from scipy.optimize import brentq  # noqa: E402
 from scipy.special import lambertw  # noqa: E402
 
 from skxai.contrastive._optim import (  # noqa: E402
+    AdaExpGrad,
     adaexpgrad_step,
     fista_step,
     lambertw_exp,
-    maxi_adaexpgrad_magnitude,
     soft_threshold,
 )
 
@@ -140,12 +140,90 @@ def test_adaexpgrad_step_elastic_net_solves_optimality():
         assert x_new[0, j].item() == pytest.approx(np.sign(z[0, j]) * m, rel=1e-10)
 
 
+def _maxi_update(x, g, lam, eta, l1, l2, lower, upper):
+    """MAXi's AdaExpGrad update, computed by hand from its published formulas.
+
+    lam += max|g|^2; alpha = sqrt(lam) * eta; beta = 1 / d;
+    z = sign(x) log(|x| / beta + 1) - g / alpha;
+    l2 = 0: v = beta exp(|z| - l1 / alpha) - beta;
+    l2 > 0: v = W(a b exp(a b - c)) / b - a with a = beta, b = l2 / alpha,
+    c = l1 / alpha - |z|; x_new = clip(sign(z) v, lower, upper).
+    """
+    d = x.size
+    lam = lam + np.max(np.abs(g)) ** 2
+    alpha = np.sqrt(lam) * eta
+    beta = 1.0 / d
+    z = np.sign(x) * np.log(np.abs(x) / beta + 1.0) - g / alpha
+    if l2 == 0:
+        v = beta * np.exp(np.abs(z) - l1 / alpha) - beta
+    else:
+        a, b, c = beta, l2 / alpha, l1 / alpha - np.abs(z)
+        v = np.real(lambertw(a * b * np.exp(a * b - c))) / b - a
+    return np.clip(np.sign(z) * v, lower, upper), lam
+
+
+@pytest.mark.parametrize("l2", [0.0, 0.0005, 0.5])
+@pytest.mark.parametrize("eta", [1.0, 0.25])
+def test_adaexpgrad_step_equals_maxi_update(l2, eta):
+    """Check three steps against MAXi's update on a toy problem (no sign flip).
+
+    The loss is a fixed quadratic 0.5 |x - target|^2 with a box, so the
+    gradients follow the iterates; with learning_rate = 1 / eta every iterate,
+    the accumulator and the running mean match MAXi's (its y_t = x_t / t +
+    (1 - 1 / t) y_{t-1}).
+    """
+    target = np.array([0.8, -0.6, 0.3, 0.05])
+    lower, upper = np.full(4, -0.7), np.full(4, 0.7)
+    l1 = 0.01
+    x_ref, lam_ref, mean_ref = np.zeros(4), 1.0, np.zeros(4)
+    opt = AdaExpGrad(
+        torch.zeros(1, 4, dtype=torch.float64),
+        learning_rate=1 / eta,
+        l1=l1,
+        l2=l2,
+    )
+    for t in range(1, 4):
+        g = x_ref - target
+        x_ref, lam_ref = _maxi_update(x_ref, g, lam_ref, eta, l1, l2, lower, upper)
+        mean_ref = x_ref / t + (1 - 1 / t) * mean_ref
+        opt.step(_t(g[None]), _t(lower[None]), _t(upper[None]), lambda v: v)
+        np.testing.assert_allclose(opt.x.numpy()[0], x_ref, rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(opt.lam.item(), lam_ref, rtol=1e-12)
+        np.testing.assert_allclose(opt.iterate.numpy()[0], mean_ref, rtol=1e-10)
+    assert (np.abs(x_ref) > 0).all()  # no coordinate was thresholded
+
+
+def test_adaexpgrad_finds_closed_form_pn_of_linear_model():
+    """Check AdaExpGrad converges to the closed-form PN of a linear margin.
+
+    With m(x + delta) = m0 + a . delta and a hinge that never saturates (large
+    kappa), the loss c m + l1 |delta|_1 + (l2 / 2) |delta|^2 over the box
+    [0, 1] (a PN adds to pixels) separates by coordinate: delta_j =
+    clip(max(-c a_j - l1, 0) / l2, 0, 1).
+    """
+    a = np.array([-3.0, -1.0, -0.2, 0.5, -2.0, -0.05])
+    c, l1, l2 = 1.0, 0.3, 4.0
+    expected = np.clip(np.maximum(-c * a - l1, 0.0) / l2, 0.0, 1.0)
+    opt = AdaExpGrad(
+        torch.zeros(1, 6, dtype=torch.float64), learning_rate=1.0, l1=l1, l2=l2
+    )
+    lower, upper = (
+        torch.zeros(1, 6, dtype=torch.float64),
+        torch.ones(1, 6, dtype=torch.float64),
+    )
+    for _ in range(3000):
+        opt.step(_t(c * a[None]), lower, upper, lambda v: v)
+    np.testing.assert_allclose(opt.x.numpy()[0], expected, atol=1e-3)
+    assert (opt.x.numpy()[0][expected == 0] == 0).all()  # exact zeros
+
+
 @pytest.mark.parametrize("l2", [0.0, 2.0])
 def test_adaexpgrad_reaches_zero_where_maxi_flips_sign(l2):
-    """Check that the corrected step gives an exact zero where MAXi's update flips.
+    """Check that the step gives an exact zero where MAXi's update flips the sign.
 
     A positive coordinate with a small gradient has |z| < l1 / alpha: MAXi's
-    published update returns a negative value (a sign flip), ours exactly 0.
+    published update returns a negative value (a sign flip), ours exactly 0;
+    the other coordinate matches MAXi's.
     """
     x = _t([[0.01, 0.5]])
     g = _t([[0.0, -3.0]])
@@ -161,10 +239,23 @@ def test_adaexpgrad_reaches_zero_where_maxi_flips_sign(l2):
         lower=-box,
         upper=box,
     )
-    maxi = maxi_adaexpgrad_magnitude(
-        x.numpy(), g.numpy(), 1.0, learning_rate=lr, l1=l1, l2=l2
-    )
-    assert maxi[0, 0] < 0  # the published update flips the sign
+    maxi, _ = _maxi_update(x.numpy()[0], g.numpy()[0], 1.0, 1 / lr, l1, l2, -5.0, 5.0)
+    assert maxi[0] < 0  # the published update flips the sign
     assert ours[0, 0].item() == 0.0
     assert ours[0, 1].item() > 0
-    assert ours[0, 1].item() == pytest.approx(maxi[0, 1], rel=1e-9)
+    assert ours[0, 1].item() == pytest.approx(maxi[1], rel=1e-9)
+
+
+def test_adaexpgrad_warm_restart_keeps_iterate():
+    """Check that a new c step keeps the iterate and restarts lam and the mean."""
+    opt = AdaExpGrad(
+        torch.zeros(2, 3, dtype=torch.float64), learning_rate=1.0, l1=0.0, l2=0.0
+    )
+    box = torch.ones(2, 3, dtype=torch.float64)
+    opt.step(_t([[-1.0, 0.5, 0.0], [2.0, 0.0, -1.0]]), -box, box, lambda v: v)
+    x = opt.x.clone()
+    opt.reset(np.array([True, False]))
+    np.testing.assert_array_equal(opt.x.numpy(), x.numpy())
+    np.testing.assert_array_equal(opt.lam.numpy()[:, 0], [1.0, 5.0])
+    np.testing.assert_array_equal(opt.k, [0, 1])
+    np.testing.assert_array_equal(opt.iterate.numpy()[0], x.numpy()[0])
