@@ -515,7 +515,7 @@ def _cem_report(report, mode, expl, display, n, max_iter):
     caption += (
         ". The last columns show the best solution so far at a few iterations "
         f"of the optimiser. Over the {n} explained images: found for "
-        f"{(found & ~empty).sum()}."
+        f"{found.sum()}, of which {empty.sum()} empty."
     )
     report.figure(
         display,
