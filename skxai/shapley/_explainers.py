@@ -53,7 +53,7 @@ class _ShapleyMixin:
         if self.reference_ is not None:
             rows = self.reference_
         else:
-            rows = np.broadcast_to(self.fill_, (1, X.shape[1])).astype(X.dtype)
+            rows = self.fill_[None].astype(X.dtype)
         scores = self.adapter_.scores(
             layout.to_model(rows), self.response_method_, batch_size=self.batch_size
         )
@@ -124,7 +124,8 @@ class _ShapleyMixin:
                 rng = check_random_state(self.random_state)
                 rows = np.sort(rng.choice(len(X), size=n_ref, replace=False))
                 X = X[rows]
-            return np.array(X, copy=True), None
+            return np.array(X, copy=True).reshape(len(X), -1), None
+        X = X.reshape(len(X), -1)
         if X.dtype == object:
             raise ValueError(
                 f"The 'fill' parameter of {name} must be None (the background rows "
@@ -195,7 +196,7 @@ class _ShapleyMixin:
 
         out = score_perturbations(
             self.adapter_,
-            X,
+            X.reshape(n, -1),
             feature_masks,
             fill=None if self.fill_ is None else self.fill_.astype(X.dtype),
             response_method=self.response_method_,
@@ -575,7 +576,7 @@ default='predicted'
             rows = np.stack([r[:n_perm] for _, r, _ in plans]).reshape(-1)
             scores = score_perturbations(
                 self.adapter_,
-                np.repeat(X, n_perm, axis=0),
+                np.repeat(X.reshape(n, -1), n_perm, axis=0),
                 masks,
                 fill=self.reference_[rows],
                 response_method=self.response_method_,

@@ -330,3 +330,51 @@ def test_permutation_fewer_pairs_than_background_reports_residual(forest):
     gap = ex.values[:, 0].sum(axis=1) - (full - ex.base_values[:, 0])
     np.testing.assert_allclose(ex.residual[:, 0], gap, atol=1e-12)
     assert np.abs(ex.residual).max() > 1e-6
+
+
+def test_raw_frame_permutation_is_efficient(categorical_frame):
+    """Check permutation sampling on a raw DataFrame with a text column."""
+    frame, y = categorical_frame
+    encode = ColumnTransformer(
+        [("oh", OneHotEncoder(), ["colour"])], remainder="passthrough"
+    )
+    pipe = make_pipeline(encode, LogisticRegression()).fit(frame, y)
+    sv = ShapleyValues(
+        pipe, method="permutation", n_permutations=20, target=1, random_state=0
+    ).fit(frame[:20])
+    ex = sv.explain(frame[30:34])
+    assert list(sv.player_names_) == ["a", "colour", "b"]
+    np.testing.assert_allclose(ex.residual, 0.0, atol=1e-12)
+    exact = ShapleyValues(pipe, method="exact", target=1).fit(frame[:20])
+    close = exact.explain(frame[30:34]).values
+    assert np.abs(ex.values - close).max() < 0.5 * np.abs(close).max()
+
+
+def test_torch_image_superpixels_model_untouched():
+    """Check N-D images with a window grid, and a torch model left in train mode."""
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 2, 3, padding=1),
+        torch.nn.Dropout(0.5),
+        torch.nn.Flatten(),
+        torch.nn.Linear(2 * 6 * 6, 3),
+    ).double()
+    net.train()
+    rng = np.random.default_rng(0)
+    X = rng.uniform(size=(8, 1, 6, 6))
+    sv = ShapleyValues(net, method="exact", window=3, target="all").fit(X[:5])
+    ex = sv.explain(X[5:])
+    assert sv.n_players_ == 4 and ex.maps.shape == (3, 3, 1, 6, 6)
+    assert net.training and all(p.grad is None for p in net.parameters())
+    net.eval()
+    with torch.no_grad():
+        full = net(torch.as_tensor(X[5:])).numpy()
+        base = net(torch.as_tensor(X[:5])).numpy().mean(axis=0)
+    np.testing.assert_allclose(ex.values.sum(axis=2), full - base, atol=1e-10)
+    np.testing.assert_allclose(ex.base_values, np.tile(base, (3, 1)), atol=1e-12)
+    # one cell's value is spread evenly over its 9 pixels
+    cell = ex.maps[:, :, 0, :3, :3]
+    np.testing.assert_allclose(
+        cell * 9, np.repeat(ex.values[:, :, :1], 9, 2).reshape(3, 3, 3, 3)
+    )
