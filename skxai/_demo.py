@@ -19,6 +19,17 @@ import numpy as np
 _CLASS_NAMES = [str(c) for c in range(10)]
 
 
+def _fresh(path):
+    """``path`` ready to be written: a symbolic link there is removed first.
+
+    Files are never written through a link, which could point out of the
+    output folder.
+    """
+    if path.is_symlink():
+        path.unlink()
+    return path
+
+
 class _Report:
     """Collects the written files and what each shows."""
 
@@ -40,7 +51,7 @@ class _Report:
         import matplotlib.pyplot as plt
 
         fig = getattr(display_or_fig, "figure_", display_or_fig)
-        path = self.out_dir / filename
+        path = _fresh(self.out_dir / filename)
         fig.savefig(path, dpi=dpi)
         plt.close(fig)
         self.figures.append((section, filename, title, caption))
@@ -48,7 +59,7 @@ class _Report:
         return path
 
     def table(self, frame, filename, caption):
-        path = self.out_dir / filename
+        path = _fresh(self.out_dir / filename)
         frame.to_csv(path, index=False)
         self.tables.append((filename, caption))
         self.log(f"wrote {path} ({len(frame)} rows)")
@@ -636,7 +647,7 @@ def _write_html(report, dataset, elapsed):
             )
         parts.append("</ul>")
     parts.append("</body></html>")
-    path = report.out_dir / "report.html"
+    path = _fresh(report.out_dir / "report.html")
     path.write_text("\n".join(parts), encoding="utf-8")
     return path
 

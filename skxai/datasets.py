@@ -2,16 +2,20 @@
 
 The digits ship with scikit-learn, so they are always at hand. MNIST is read from
 the IDX files of the original distribution when they lie in a directory, or fetched
-from OpenML with :func:`sklearn.datasets.fetch_openml`.
+from OpenML with :func:`sklearn.datasets.fetch_openml` when no directory is given
+or ``download=True`` asks for it.
 """
 
 import gzip
+import math
 import os
 from pathlib import Path
 
 import numpy as np
 from sklearn.datasets import fetch_openml, load_digits
 from sklearn.utils import Bunch
+
+from .utils._sklearn_compat import StrOptions, validate_params
 
 __all__ = ["default_mnist_dir", "load_digits_images", "load_mnist"]
 
@@ -163,8 +167,22 @@ def default_mnist_dir():
     return None
 
 
-def load_mnist(data_home=None, *, subset="test", return_X_y=False, source="auto"):
+@validate_params(
+    {
+        "data_home": [str, os.PathLike, None],
+        "subset": [StrOptions({"test", "train", "all"})],
+        "return_X_y": ["boolean"],
+        "download": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def load_mnist(data_home=None, *, subset="test", return_X_y=False, download=False):
     """Load the MNIST digits, from IDX files or from OpenML.
+
+    A directory is only read: nothing is downloaded into it unless
+    ``download=True``. Without a directory (none given, ``SKXAI_MNIST_DIR``
+    unset and none beside the checkout), ``mnist_784`` is fetched from OpenML
+    into scikit-learn's data home.
 
     Parameters
     ----------
@@ -172,9 +190,7 @@ def load_mnist(data_home=None, *, subset="test", return_X_y=False, source="auto"
         Directory holding the IDX files (``t10k-images-idx3-ubyte.gz``,
         ``t10k-labels-idx1-ubyte.gz`` and, for the training set,
         ``train-images-idx3-ubyte.gz`` and ``train-labels-idx1-ubyte.gz``; the
-        uncompressed files work too). None uses :func:`default_mnist_dir`. With
-        OpenML, it is also where :func:`~sklearn.datasets.fetch_openml` caches
-        its download.
+        uncompressed files work too). None uses :func:`default_mnist_dir`.
 
     subset : {'test', 'train', 'all'}, default='test'
         Which images to load: the 10,000 test images, the 60,000 training
@@ -183,11 +199,11 @@ def load_mnist(data_home=None, *, subset="test", return_X_y=False, source="auto"
     return_X_y : bool, default=False
         If True, return ``(data, target)`` instead of a Bunch.
 
-    source : {'auto', 'idx', 'openml'}, default='auto'
-        Where to read the data from. 'idx' reads the files in ``data_home``;
-        'openml' fetches ``mnist_784`` from OpenML (needs a network the first
-        time); 'auto' reads the files when they are there and otherwise tries
-        OpenML.
+    download : bool, default=False
+        When the IDX files are not in the directory, fetch ``mnist_784`` from
+        OpenML (:func:`~sklearn.datasets.fetch_openml`, which needs a network
+        the first time) and cache it in ``data_home``. When False, a directory
+        without the files is an error.
 
     Returns
     -------
@@ -215,8 +231,8 @@ def load_mnist(data_home=None, *, subset="test", return_X_y=False, source="auto"
     Raises
     ------
     FileNotFoundError
-        If the IDX files are not in the directory (and, with ``source='auto'``,
-        OpenML cannot be reached).
+        If the IDX files are not in the directory and ``download`` is False;
+        the message lists the files looked for.
     ValueError
         If a file is not a valid IDX file of MNIST images or labels.
 
@@ -233,37 +249,22 @@ def load_mnist(data_home=None, *, subset="test", return_X_y=False, source="auto"
     >>> mnist.target[:5]
     array([7, 2, 1, 0, 4])
     """
-    if subset not in ("test", "train", "all"):
-        raise ValueError(
-            "The 'subset' parameter of load_mnist must be one of 'test', 'train' "
-            f"or 'all'. Got {subset!r} instead."
-        )
-    if source not in ("auto", "idx", "openml"):
-        raise ValueError(
-            "The 'source' parameter of load_mnist must be one of 'auto', 'idx' or "
-            f"'openml'. Got {source!r} instead."
-        )
     directory = Path(data_home).expanduser() if data_home is not None else None
-    if directory is None and source != "openml":
+    if directory is None:
         directory = default_mnist_dir()
-
-    if source == "openml":
+    missing = None if directory is None else _mnist_files_missing(directory, subset)
+    if directory is not None and not missing:
+        data, target = _read_mnist_idx(directory, subset)
+        where = str(directory)
+    elif directory is None or download:
         data, target = _fetch_mnist_openml(directory, subset)
         where = "openml"
     else:
-        try:
-            data, target = _read_mnist_idx(directory, subset)
-            where = str(directory)
-        except FileNotFoundError as exc:
-            if source == "idx":
-                raise
-            try:
-                data, target = _fetch_mnist_openml(directory, subset)
-            except OSError as openml_exc:  # no network: URLError is an OSError
-                raise FileNotFoundError(
-                    f"{exc} OpenML could not be reached either ({openml_exc})."
-                ) from openml_exc
-            where = "openml"
+        raise FileNotFoundError(
+            f"{missing} load_mnist reads a directory without downloading: put "
+            "the files there, or pass download=True to fetch mnist_784 from "
+            "OpenML into it."
+        )
 
     if return_X_y:
         return data, target
@@ -278,13 +279,30 @@ def load_mnist(data_home=None, *, subset="test", return_X_y=False, source="auto"
     )
 
 
+def _mnist_files_missing(directory, subset):
+    """Which IDX files of ``subset`` are not in ``directory``, in one line, or None.
+
+    Each file is looked for gzipped (``name.gz``) and plain (``name``).
+    """
+    directory = Path(directory)
+    parts = ["train", "test"] if subset == "all" else [subset]
+    names = [name for part in parts for name in _MNIST_FILES[part]]
+    missing = [
+        name
+        for name in names
+        if not any((directory / f).is_file() for f in (f"{name}.gz", name))
+    ]
+    if not missing:
+        return None
+    looked_for = ", ".join(f"{name}.gz (or {name})" for name in names)
+    return (
+        f"The MNIST files {', '.join(missing)} are not in the directory "
+        f"{directory}; looked for {looked_for}."
+    )
+
+
 def _read_mnist_idx(directory, subset):
     """Read the images and labels of ``subset`` from the IDX files in ``directory``."""
-    if directory is None:
-        raise FileNotFoundError(
-            "No MNIST directory: pass data_home, set SKXAI_MNIST_DIR, or use "
-            "source='openml'."
-        )
     parts = ["train", "test"] if subset == "all" else [subset]
     data, target = [], []
     for part in parts:
@@ -366,7 +384,8 @@ def _read_idx(path, magic=None):
             f"the file has {len(raw)}."
         )
     shape = tuple(int(s) for s in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
-    expected = header + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    # Python ints: sizes up to 2**32 per axis overflow int64 products.
+    expected = header + math.prod(shape) * dtype.itemsize
     if len(raw) != expected:
         raise ValueError(
             f"The IDX file {path} has the wrong size for shape {shape}: expected "

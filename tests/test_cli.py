@@ -1,6 +1,7 @@
 """Tests of the ``skxai`` command and its demo."""
 
 import importlib.util
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -40,13 +41,123 @@ def test_cli_help(capsys):
     assert "--mnist" in out and "--quick" in out and "--out" in out
 
 
+def _one_line_error(capsys, *words):
+    """Assert stderr is one 'skxai demo: error:' line holding ``words``."""
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("skxai demo: error:"), err
+    for word in words:
+        assert word in err, err
+
+
 def test_cli_bad_mnist_folder(tmp_path, capsys):
     """Check that a missing --mnist folder is a usage error naming the option."""
     pytest.importorskip("matplotlib")
-    with pytest.raises(SystemExit) as info:
-        main(["demo", "--out", str(tmp_path), "--mnist", str(tmp_path / "nope")])
-    assert info.value.code == 2
-    assert "--mnist" in capsys.readouterr().err
+    out = tmp_path / "out"
+    assert main(["demo", "--out", str(out), "--mnist", str(tmp_path / "no")]) == 2
+    _one_line_error(capsys, "--mnist")
+    assert not out.exists()
+
+
+def test_cli_mnist_folder_without_files(tmp_path, capsys):
+    """Check that --mnist DIR without the IDX files lists them and downloads
+    nothing (before, it went to OpenML and created DIR/openml)."""
+    pytest.importorskip("matplotlib")
+    mnist = tmp_path / "mnist"
+    mnist.mkdir()
+    assert main(["demo", "--out", str(tmp_path / "out"), "--mnist", str(mnist)]) == 2
+    _one_line_error(capsys, "--mnist", "t10k-images-idx3-ubyte.gz")
+    assert list(mnist.iterdir()) == []
+
+
+def _fake_run_demo(calls):
+    def run_demo(out_dir, **kwargs):
+        calls.append((out_dir, kwargs))
+        return {"figures": [], "tables": [], "report": Path(out_dir) / "report.html"}
+
+    return run_demo
+
+
+def test_cli_out_must_be_new_or_empty(tmp_path, capsys, monkeypatch):
+    """Check that a non-empty --out is refused unless --force, and left as is."""
+    pytest.importorskip("matplotlib")
+    from skxai import _demo
+
+    calls = []
+    monkeypatch.setattr(_demo, "run_demo", _fake_run_demo(calls))
+    (tmp_path / "report.html").write_text("mine")
+    assert main(["demo", "--out", str(tmp_path), "--quiet"]) == 2
+    _one_line_error(capsys, "not empty", "--force")
+    assert calls == [] and (tmp_path / "report.html").read_text() == "mine"
+    assert main(["demo", "--out", str(tmp_path), "--quiet", "--force"]) == 0
+    assert main(["demo", "--out", str(tmp_path / "new" / "dir"), "--quiet"]) == 0
+    assert len(calls) == 2 and (tmp_path / "new" / "dir").is_dir()
+
+
+def test_cli_out_that_cannot_be_written(tmp_path, capsys, monkeypatch):
+    """Check that a file, a path under a file and a failing write give a
+    one-line error and status 2, not a traceback."""
+    pytest.importorskip("matplotlib")
+    from skxai import _demo
+
+    calls = []
+    monkeypatch.setattr(_demo, "run_demo", _fake_run_demo(calls))
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    assert main(["demo", "--out", str(afile)]) == 2
+    _one_line_error(capsys, "is a file")
+    assert main(["demo", "--out", str(afile / "sub")]) == 2
+    _one_line_error(capsys, "cannot create")
+    link = tmp_path / "dangling"
+    link.symlink_to(tmp_path / "nowhere")
+    assert main(["demo", "--out", str(link)]) == 2
+    _one_line_error(capsys, "broken symbolic link")
+    assert calls == []
+
+    def denied(out_dir, **kwargs):
+        raise PermissionError(13, "Permission denied", str(Path(out_dir) / "a.png"))
+
+    monkeypatch.setattr(_demo, "run_demo", denied)
+    assert main(["demo", "--out", str(tmp_path / "out")]) == 2
+    _one_line_error(capsys, "Permission denied", "a.png")
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() == 0,
+    reason="root writes into read-only folders",
+)
+def test_cli_out_not_writable(tmp_path, capsys):
+    """Check that a read-only --out folder is a one-line error."""
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "ro"
+    out.mkdir()
+    out.chmod(0o500)
+    try:
+        assert main(["demo", "--out", str(out)]) == 2
+    finally:
+        out.chmod(0o700)
+    _one_line_error(capsys, "permission denied")
+
+
+def test_demo_never_writes_through_a_symlink(tmp_path):
+    """Check that the demo replaces a link in its folder instead of writing to
+    the file it points to (before, a file outside --out was overwritten)."""
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from skxai._demo import _Report
+
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep me")
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("table.csv", "figure.png"):
+        (out / name).symlink_to(outside)
+    report = _Report(out, verbose=0)
+    report.table(pd.DataFrame({"a": [1]}), "table.csv", "a table")
+    report.figure(plt.figure(), "figure.png", "s", "t", "c")
+    assert outside.read_text() == "keep me"
+    for name in ("table.csv", "figure.png"):
+        assert not (out / name).is_symlink() and (out / name).stat().st_size > 0
 
 
 @pytest.fixture(scope="module")

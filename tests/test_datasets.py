@@ -3,7 +3,6 @@
 import gzip
 import re
 import struct
-from urllib.error import URLError
 
 import numpy as np
 import pytest
@@ -83,7 +82,7 @@ def test_load_digits_images_return_X_y_and_frame():
 
 def test_load_mnist_real_test_set(real_mnist_dir):
     """Check that the real MNIST test set loads as float32 in [0, 1]."""
-    mnist = load_mnist(real_mnist_dir, source="idx")
+    mnist = load_mnist(real_mnist_dir)
     assert mnist.data.shape == (10000, 784)
     assert mnist.data.dtype == np.float32
     assert mnist.images.shape == (10000, 28, 28)
@@ -113,7 +112,7 @@ def test_default_mnist_dir_env_var(monkeypatch, tmp_path):
 def test_load_mnist_reads_idx_files(tmp_path, compress):
     """Check the IDX reader on a small file, gzipped or not, against its source."""
     images, labels = _write_mnist(tmp_path, n=7, compress=compress)
-    mnist = load_mnist(tmp_path, source="idx")
+    mnist = load_mnist(tmp_path)
     np.testing.assert_allclose(mnist.data, images.reshape(7, -1) / 255.0, rtol=1e-6)
     np.testing.assert_array_equal(mnist.target, labels)
     np.testing.assert_array_equal(mnist.images[0] * 255, images[0])
@@ -131,12 +130,17 @@ def test_load_mnist_subsets(tmp_path):
 
 
 def test_load_mnist_missing_files_name_the_directory(tmp_path):
-    """Check that absent files give a FileNotFoundError naming the directory."""
-    with pytest.raises(FileNotFoundError, match=re.escape(str(tmp_path))):
-        load_mnist(tmp_path, source="idx")
+    """Check that absent files give a FileNotFoundError naming the directory
+    and every file looked for."""
+    with pytest.raises(FileNotFoundError, match=re.escape(str(tmp_path))) as info:
+        load_mnist(tmp_path)
+    for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        assert f"{name}.gz (or {name})" in str(info.value)
+    assert "download=True" in str(info.value)
     _write_mnist(tmp_path)
-    with pytest.raises(FileNotFoundError, match="train-images-idx3-ubyte"):
-        load_mnist(tmp_path, subset="train", source="idx")
+    with pytest.raises(FileNotFoundError, match="train-images-idx3-ubyte") as info:
+        load_mnist(tmp_path, subset="train")
+    assert "train-labels-idx1-ubyte" in str(info.value)
 
 
 @pytest.mark.parametrize(
@@ -156,7 +160,7 @@ def test_load_mnist_corrupted_idx(tmp_path, content, match):
     with gzip.open(tmp_path / "t10k-images-idx3-ubyte.gz", "wb") as f:
         f.write(content)
     with pytest.raises(ValueError, match=match):
-        load_mnist(tmp_path, source="idx")
+        load_mnist(tmp_path)
 
 
 def test_load_mnist_not_gzip(tmp_path):
@@ -164,7 +168,7 @@ def test_load_mnist_not_gzip(tmp_path):
     _write_mnist(tmp_path)
     (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(b"not gzip data at all")
     with pytest.raises(ValueError, match="Could not read the IDX file"):
-        load_mnist(tmp_path, source="idx")
+        load_mnist(tmp_path)
 
 
 def test_load_mnist_swapped_files(tmp_path):
@@ -172,7 +176,7 @@ def test_load_mnist_swapped_files(tmp_path):
     _write_mnist(tmp_path)
     _write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", np.zeros(5, np.uint8))
     with pytest.raises(ValueError, match="magic number must be 0x00000803"):
-        load_mnist(tmp_path, source="idx")
+        load_mnist(tmp_path)
 
 
 def test_load_mnist_wrong_image_shape(tmp_path):
@@ -180,7 +184,7 @@ def test_load_mnist_wrong_image_shape(tmp_path):
     _write_mnist(tmp_path)
     _write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", np.zeros((5, 8, 8), np.uint8))
     with pytest.raises(ValueError, match=r"\(28, 28\)"):
-        load_mnist(tmp_path, source="idx")
+        load_mnist(tmp_path)
 
 
 def test_load_mnist_label_count_mismatch(tmp_path):
@@ -188,17 +192,22 @@ def test_load_mnist_label_count_mismatch(tmp_path):
     _write_mnist(tmp_path)
     _write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.zeros(4, np.uint8))
     with pytest.raises(ValueError, match="one label per image"):
-        load_mnist(tmp_path, source="idx")
+        load_mnist(tmp_path)
 
 
 @pytest.mark.parametrize(
     "params, match",
-    [({"subset": "validation"}, "subset"), ({"source": "web"}, "source")],
+    [
+        ({"subset": "validation"}, "'subset' parameter of load_mnist"),
+        ({"download": "yes"}, "'download' parameter of load_mnist"),
+        ({"data_home": 3}, "'data_home' parameter of load_mnist"),
+    ],
 )
 def test_load_mnist_bad_parameters(tmp_path, params, match):
-    """Check that unknown subset and source values are refused."""
+    """Check that unknown subset and download values are refused."""
+    params = {"data_home": tmp_path, **params}
     with pytest.raises(ValueError, match=match):
-        load_mnist(tmp_path, **params)
+        load_mnist(**params)
 
 
 def _fake_fetch_openml(calls):
@@ -218,13 +227,14 @@ def _fake_fetch_openml(calls):
 @pytest.mark.parametrize(
     "subset, n_samples, first_label", [("test", 10000, 0), ("train", 60000, 0)]
 )
-def test_load_mnist_openml(monkeypatch, subset, n_samples, first_label):
-    """Check the OpenML path (fetch_openml mocked: no network)."""
+def test_load_mnist_openml(monkeypatch, tmp_path, subset, n_samples, first_label):
+    """Check the OpenML path, asked for with download=True (fetch_openml mocked)."""
     calls = []
     monkeypatch.setattr(datasets, "fetch_openml", _fake_fetch_openml(calls))
-    mnist = load_mnist(subset=subset, source="openml")
+    mnist = load_mnist(tmp_path, subset=subset, download=True)
     assert calls[0][0] == "mnist_784"
     assert calls[0][1]["as_frame"] is False
+    assert calls[0][1]["data_home"] == tmp_path
     assert mnist.data.shape == (n_samples, 784)
     assert mnist.data.dtype == np.float32
     assert mnist.data.max() == 1.0
@@ -233,30 +243,48 @@ def test_load_mnist_openml(monkeypatch, subset, n_samples, first_label):
     assert mnist.source == "openml"
 
 
-def test_load_mnist_auto_falls_back_to_openml(monkeypatch, tmp_path):
-    """Check that source='auto' fetches from OpenML when the files are absent."""
+def test_load_mnist_directory_never_downloads(monkeypatch, tmp_path):
+    """Check that reading a directory without the files neither downloads nor
+    writes anything there (before, it went to OpenML and created DIR/openml)."""
     calls = []
     monkeypatch.setattr(datasets, "fetch_openml", _fake_fetch_openml(calls))
-    mnist = load_mnist(tmp_path)
-    assert mnist.source == "openml"
-    assert calls[0][1]["data_home"] == tmp_path
+    monkeypatch.delenv("SKXAI_MNIST_DIR", raising=False)
+    with pytest.raises(FileNotFoundError, match="without downloading"):
+        load_mnist(tmp_path)
+    monkeypatch.setenv("SKXAI_MNIST_DIR", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="without downloading"):
+        load_mnist()
+    assert calls == []
+    assert list(tmp_path.iterdir()) == []
 
 
-def test_load_mnist_auto_prefers_files(monkeypatch, tmp_path):
-    """Check that source='auto' reads the files when they are there."""
+def test_load_mnist_without_directory_uses_openml(monkeypatch):
+    """Check that with no directory at all, OpenML is used (its default cache)."""
+    calls = []
+    monkeypatch.setattr(datasets, "fetch_openml", _fake_fetch_openml(calls))
+    monkeypatch.setattr(datasets, "default_mnist_dir", lambda: None)
+    assert load_mnist().source == "openml"
+    assert calls[0][1]["data_home"] is None
+
+
+def test_load_mnist_prefers_files(monkeypatch, tmp_path):
+    """Check that the files are read when they are there, even with download."""
     calls = []
     monkeypatch.setattr(datasets, "fetch_openml", _fake_fetch_openml(calls))
     _write_mnist(tmp_path)
-    assert load_mnist(tmp_path).source == str(tmp_path)
+    assert load_mnist(tmp_path, download=True).source == str(tmp_path)
     assert calls == []
 
 
-def test_load_mnist_auto_without_network(monkeypatch, tmp_path):
-    """Check that no files and no network give a FileNotFoundError with the dir."""
+def test_idx_size_error_shows_the_real_byte_count(tmp_path):
+    """Check that a huge declared shape reports its true (positive) size.
 
-    def offline(*args, **kwargs):
-        raise URLError("no network")
-
-    monkeypatch.setattr(datasets, "fetch_openml", offline)
-    with pytest.raises(FileNotFoundError, match="OpenML could not be reached"):
+    Before, the int64 product of the sizes overflowed to a negative count.
+    """
+    _write_mnist(tmp_path)
+    header = bytes([0, 0, 0x08, 3]) + struct.pack(">3I", 2**32 - 1, 2**32 - 1, 28)
+    with gzip.open(tmp_path / "t10k-images-idx3-ubyte.gz", "wb") as f:
+        f.write(header)
+    expected = 16 + (2**32 - 1) ** 2 * 28
+    with pytest.raises(ValueError, match=f"expected {expected} bytes, got 16"):
         load_mnist(tmp_path)
