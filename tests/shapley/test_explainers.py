@@ -275,6 +275,7 @@ def test_auto_method_and_grid_search(iris_like):
         cv=2,
     ).fit(wide[:30], y[:30])
     assert search.best_params_["n_permutations"] in (1, 2)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
     cloned = clone(search.best_estimator_)
     assert cloned.model is clf_wide
 
