@@ -634,6 +634,8 @@ class TorchAdapter(ModelAdapter):
             out = module(
                 x.to(memory_format=torch.channels_last) if channels_last else x
             )
+        if self.is_skorch and isinstance(out, tuple) and out:
+            out = out[0]  # skorch predicts from a module's first output
         out = _check_tensor_output(out)
         kind, pre = _final_activation(out, watch.last)
         if kind is None and method != "auto" and not self._warned:

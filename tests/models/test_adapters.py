@@ -491,3 +491,33 @@ def test_sklearn_mlp_negative_strides_and_batch_size(digits, mlp):
     np.testing.assert_allclose(
         out, adapter.scores(np.ascontiguousarray(Xr), "decision_function")
     )
+
+
+def test_skorch_module_with_several_outputs_uses_the_first():
+    """Check that a skorch net whose module returns several outputs is explained
+    through the first, as skorch's predict_proba does, softmax bypassed."""
+    pytest.importorskip("skorch")
+    import torch
+    from skorch import NeuralNetClassifier
+
+    class Two(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(4, 3)
+
+        def forward(self, x):
+            z = self.fc(x)
+            return torch.nn.functional.softmax(z, dim=-1), z.abs().mean()
+
+    class Net(NeuralNetClassifier):
+        def get_loss(self, y_pred, y_true, *args, **kwargs):
+            return super().get_loss(y_pred[0], y_true, *args, **kwargs)
+
+    torch.manual_seed(0)
+    X = np.random.RandomState(0).rand(30, 4).astype(np.float32)
+    net = Net(Two, max_epochs=1, train_split=None, verbose=0).fit(X, np.arange(30) % 3)
+    adapter = check_model(net)
+    np.testing.assert_allclose(adapter.scores(X), net.predict_proba(X), atol=0)
+    with torch.no_grad():
+        logits = net.module_.fc(torch.as_tensor(X)).numpy()
+    np.testing.assert_allclose(adapter.scores(X, "decision_function"), logits, atol=0)
