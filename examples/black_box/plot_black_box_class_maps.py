@@ -33,9 +33,10 @@ if mnist_dir is not None and (mnist_dir / "t10k-images-idx3-ubyte.gz").exists() 
         and not QUICK:
     X, y = load_mnist(mnist_dir, return_X_y=True)
     X, y, window = X[:4000].astype(np.float64), y[:4000], (2, 2)
+    image_shape = (28, 28)
 else:
     X, y = load_digits_images(return_X_y=True)
-    window = (2, 2)
+    window, image_shape = (2, 2), (8, 8)
 n_test = 40 if QUICK else 200
 X_train, X_test, y_train, y_test = train_test_split(
     X, y, test_size=n_test, random_state=0, stratify=y
@@ -52,9 +53,14 @@ print(f"accuracy: logreg {logreg.score(X_test, y_test):.3f}, "
 # %%
 # One map per class for one image
 # -------------------------------
-# ``target="all"`` explains every class. Red pixels raise the class score when
-# present, blue ones lower it; the colour scale is shared and symmetric.
-occ = Occlusion(logreg, window=window, stride=(1, 1), target="all").fit(X_train)
+# ``target="all"`` explains every class. The rows of ``X`` are flat images, so
+# ``image_shape`` says how to fold them. Red pixels raise the class score when
+# present, blue ones lower it; the colour scale is shared and symmetric, and the
+# colour bar says what the values are: with ``response_method="auto"`` the
+# LogisticRegression is explained through its decision function, so the maps
+# are logit differences.
+occ = Occlusion(logreg, window=window, stride=(1, 1), target="all",
+                image_shape=image_shape).fit(X_train)
 explanation = occ.explain(X_test, y_test)
 print(explanation)
 ClassMapsDisplay.from_explanation(explanation, sample=0)
@@ -74,9 +80,16 @@ print(first.nlargest(5, "value"))
 ClassMapsDisplay.from_explanation(explanation, by=y_test)
 
 # %%
+# xaitk draws each map on its own scale, which shows the pattern of weak maps
+# too (but no longer how strong each map is): ``normalize="maxabs"``.
+ClassMapsDisplay.from_explanation(explanation, by=y_test, normalize="maxabs")
+
+# %%
 # The same for the MLP, with RISE
 # -------------------------------
-# RISE draws its random masks once in ``fit``, so maps are reproducible.
+# RISE draws its random masks once in ``fit``, so maps are reproducible. The
+# MLP has no decision function, so ``"auto"`` explains its probabilities. The
+# single row is each class's average map over the images of that class.
 rise = RISE(mlp, n_masks=100 if QUICK else 1000, grid_size=4, target="all",
-            random_state=0).fit(X_train)
+            image_shape=image_shape, random_state=0).fit(X_train)
 ClassMapsDisplay.from_explainer(rise, X_test, y_test, by="true", diagonal=True)

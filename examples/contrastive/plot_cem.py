@@ -53,6 +53,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # images without a PN are marked not found
     explanation = pn.explain(X_test[:4])
 print("found:", explanation.found, "new classes:", explanation.new_class)
+print(f"found rate: {explanation.found_rate:.0%}")
 ContrastiveDisplay.from_explanation(explanation)
 
 # %%
@@ -61,10 +62,15 @@ ContrastiveDisplay.from_explanation(explanation)
 pp = CEM(net, mode="pp", kappa=0.0, beta=0.1, max_iter=max_iter,
          c_steps=1 if QUICK else 5, save_freq=max_iter // 4,
          random_state=0).fit(X_train)
+# A PP can be found and still be empty: when the network already gives the
+# class to a blank image, nothing of the image is needed to keep it. The display
+# marks such a PP as empty (and a missing one as not found) rather than
+# drawing it as a finding; ``status_`` says what each row shows.
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     shown = [0, 1] if QUICK else [0, 1, 2, 3]
-    ContrastiveDisplay.from_explainer(pp, X_test, samples=shown)
+    display = ContrastiveDisplay.from_explainer(pp, X_test, samples=shown)
+print("PP rows:", display.status_)
 
 # %%
 # How sparse are they? The l0 "norm" (pixels used) of each found solution.

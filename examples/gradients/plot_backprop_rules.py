@@ -49,33 +49,39 @@ net = NeuralNetClassifier(
 ).fit(X_train, y_train)
 
 # %%
-# Backpropagation rules
-# ---------------------
-# Grad-CAM picks the last layer with a spatial output (``layer_``) and upsamples
-# its map to the image.
+# Backpropagation rules, first image of each class
+# ------------------------------------------------
+# keras-vis compares vanilla gradients, guided backprop and rectified backprop
+# (deconvolution) with Grad-CAM on the first image of each class. Grad-CAM picks
+# the last layer with a spatial output (``layer_``) and upsamples its map; it is
+# never negative, so it is drawn from white at zero to red.
+first = [int(np.flatnonzero(y_test == c)[0]) for c in np.unique(y_test)]
+if QUICK:
+    first = first[:4]
 rules = {
     "vanilla": Saliency(net),
     "guided": GuidedBackprop(net),
-    "deconv": Deconvolution(net),
+    "rectified": Deconvolution(net),
     "Grad-CAM": GradCAM(net),
     "guided Grad-CAM": GuidedGradCAM(net),
 }
 rules = {name: explainer.fit(X_train) for name, explainer in rules.items()}
 print("Grad-CAM layer:", rules["Grad-CAM"].layer_)
-SaliencyDisplay.from_explainer(rules, X_test, y_test, samples=[0, 1, 2],
-                               overlay=False)
+SaliencyDisplay.from_explainer(rules, X_test, y_test, samples=first, overlay=False)
 
 # %%
 # Softmax against logits
 # ----------------------
 # The gradient of the class probability mixes in every other class; the logit's
 # gradient is about the class alone. Below: the maps of the predicted class's
-# logit and probability, and their correlation per image.
+# logit and probability for the first image of each class (the colour bars say
+# which is which: gradient of logit, gradient of probability), and their
+# correlation per image.
 logits = Saliency(net).fit(X_train)
 proba = Saliency(net, response_method="predict_proba").fit(X_train)
 SaliencyDisplay.from_explainer({"logit": logits, "softmax": proba}, X_test, y_test,
-                               samples=[0, 1, 2])
-a = logits.transform(X_test[:20])
-b = proba.transform(X_test[:20])
+                               samples=first)
+a = logits.transform(X_test[first])
+b = proba.transform(X_test[first])
 corr = [np.corrcoef(u, v)[0, 1] for u, v in zip(a, b)]
 print(f"correlation of logit and softmax maps: median {np.median(corr):.2f}")

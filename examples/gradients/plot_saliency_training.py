@@ -63,7 +63,10 @@ class CNN(nn.Module):
 # %%
 # The callback explains three fixed test images at the end of every epoch; the
 # explainer's model is replaced by the net being trained.
-callback = SaliencyCallback(Saliency(None), X_test[:3], y=y_test[:3])
+names = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
+         "nine"]
+callback = SaliencyCallback(Saliency(None), X_test[:3], y=y_test[:3],
+                            class_names=names)
 net = NeuralNetClassifier(
     CNN, criterion=nn.CrossEntropyLoss, optimizer=torch.optim.Adam, lr=3e-3,
     max_epochs=3 if QUICK else 10, batch_size=64, train_split=None, verbose=0,
@@ -83,14 +86,17 @@ history = net.history[:, "saliency"]
 maps = np.stack([history[0][:, 0], history[-1][:, 0]], axis=1)
 SaliencyDisplay(
     X_test[:3], maps, method_names=["epoch 1", f"epoch {len(history)}"],
-    labels=y_test[:3],
-).plot(scale="column")
+    labels=y_test[:3], class_names=names, value_labels="gradient of logit",
+).plot(scale="shared", overlay=False)
 
 # %%
 # Vanilla, smoothed, integrated and SmInt
 # ---------------------------------------
 # A dict of fitted explainers gives one column per method; the last column
-# overlays the last map on the image. Each method has its own colour scale.
+# overlays the last map on the image. Each method has its own colour scale, and
+# its colour bar says what the values are (gradients of the logit, logit
+# differences for Integrated Gradients). Rows name the labels with
+# ``class_names``, as FastEstimator's grid does.
 n = 8 if QUICK else 32
 methods = {
     "vanilla": Saliency(net),
@@ -100,5 +106,6 @@ methods = {
                         noise=0.15, random_state=0),
 }
 methods = {name: explainer.fit(X_train[:200]) for name, explainer in methods.items()}
-SaliencyDisplay.from_explainer(methods, X_test, y_test, samples=[0, 1, 2, 3])
+SaliencyDisplay.from_explainer(methods, X_test, y_test, samples=[0, 1, 2, 3],
+                               class_names=names)
 plt.show()

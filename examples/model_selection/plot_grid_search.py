@@ -33,7 +33,7 @@ X_val, y_val = X[1200:1260] if QUICK else X[1200:1500], y[1200:1260] if QUICK \
 # The default score
 # -----------------
 search = GridSearchCV(
-    Occlusion(clf),
+    Occlusion(clf, image_shape=(8, 8)),
     {"window": [(1, 1), (2, 2), (4, 4)], "fill": [0.0, "mean"]},
     cv=3,
 )
@@ -46,7 +46,7 @@ print("best:", search.best_params_)
 # A named scorer
 # --------------
 search_ins = GridSearchCV(
-    Occlusion(clf), {"window": [(1, 1), (2, 2), (4, 4)]},
+    Occlusion(clf, image_shape=(8, 8)), {"window": [(1, 1), (2, 2), (4, 4)]},
     scoring=get_scorer("insertion"), cv=3,
 ).fit(X_val, y_val)
 print(pd.DataFrame(search_ins.cv_results_)[["param_window", "mean_test_score"]])
@@ -54,7 +54,8 @@ print(pd.DataFrame(search_ins.cv_results_)[["param_window", "mean_test_score"]])
 # %%
 # The curves behind the scores
 # ----------------------------
-CurveDisplay.from_explainer(
-    {f"window {w}": Occlusion(clf, window=w).fit(X_val) for w in [(1, 1), (4, 4)]},
-    X_val[:30], y_val[:30], kinds=("deletion",),
-)
+windows = {
+    f"window {w}": Occlusion(clf, window=w, image_shape=(8, 8)).fit(X_val)
+    for w in [(1, 1), (4, 4)]
+}
+CurveDisplay.from_explainer(windows, X_val[:30], y_val[:30], kinds=("deletion",))

@@ -46,7 +46,13 @@ net = NeuralNetClassifier(
 n_ref = 300 if QUICK else 1000
 gs = GradientSimilarity(net, similarity="cos").fit(X_train[:n_ref], y_train[:n_ref])
 print(f"stored {gs.nbytes_ / 1e6:.2f} MB for {n_ref} references")
-SimilarityDisplay.from_explainer(gs, X_test, y_test, samples=[0, 1, 2], k=5)
+# One row per test image: its five most similar references as the network sees
+# them, and the mean similarity to the references of each class (alibi's
+# figure), with the classes named.
+names = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
+         "nine"]
+SimilarityDisplay.from_explainer(gs, X_test, y_test, samples=[0, 1, 2], k=5,
+                                 class_names=names)
 
 # %%
 # The pandas analysis

@@ -271,7 +271,10 @@ def wrap_title(text, width=14):
         return f"{head}\n({tail}"
     import textwrap
 
-    return "\n".join(textwrap.wrap(text, width, break_long_words=False)) or text
+    lines = textwrap.wrap(
+        text, width, break_long_words=False, break_on_hyphens=False
+    )
+    return "\n".join(lines) or text
 
 
 def clear_ticks(ax):
