@@ -19,8 +19,9 @@ from .._engine import sample_seeds, score_perturbations
 from ..base import RESPONSE_METHODS, BaseExplainer, ExplainerMixin
 from ..utils._sklearn_compat import Interval, StrOptions
 from ._maths import (
+    _all_masks,
     chain_contributions,
-    exact_plan,
+    exact_reduce,
     kernel_plan,
     kernel_solve,
     paired_background_plan,
@@ -487,9 +488,7 @@ default='predicted'
             )
         self.method_ = method
         if method == "exact":
-            masks, coef = exact_plan(n)
-            inner = slice(1, len(masks) - 1)  # empty and grand coalition apart
-            self._plan = (masks[inner], coef[inner], coef[0], coef[-1])
+            self._masks = _all_masks(n)  # empty first, grand coalition last
 
     def _n_background(self):
         reference = getattr(self, "reference_", None)
@@ -509,11 +508,11 @@ default='predicted'
         n, t = targets.shape
         full, empty = self._ends(X, targets)
         if self.method_ == "exact":
-            masks, coef, coef_empty, coef_full = self._plan
-            v = self._worths(X, targets, masks)  # (n, k, t)
-            values = np.einsum("kp,nkt->ntp", coef, v)
-            values += coef_full[None, None, :] * full[:, :, None]
-            values += coef_empty[None, None, :] * empty[:, :, None]
+            masks = self._masks
+            v = np.empty((len(masks), n, t))
+            v[0], v[-1] = empty, full
+            v[1:-1] = self._worths(X, targets, masks[1:-1]).transpose(1, 0, 2)
+            values = exact_reduce(masks, v).transpose(1, 2, 0)  # (n, t, p)
             return self._result(X, targets, values, full, empty)
         rngs = [
             np.random.default_rng(int(seed))

@@ -20,6 +20,7 @@ from scipy import sparse
 __all__ = [
     "chain_contributions",
     "exact_plan",
+    "exact_reduce",
     "exact_shapley",
     "kernel_plan",
     "kernel_shap",
@@ -137,8 +138,44 @@ def exact_shapley(value, n_players):
     >>> exact_shapley(value, 2)
     array([2., 1.])
     """
-    masks, coef = exact_plan(n_players)
-    return coef.T @ np.asarray(value(masks), dtype=float)
+    masks = _all_masks(int(n_players))
+    return exact_reduce(masks, value(masks))
+
+
+def exact_reduce(masks, worths):
+    """Exact Shapley values from the worths of every coalition.
+
+    The coefficients of :func:`exact_plan` depend on the coalition's size only,
+    ``w(|T| - 1)`` inside and ``-w(|T|)`` outside, so
+    ``phi_i = sum_{T ni i} a(|T|) v(T) - sum_T w(|T|) v(T)`` with ``a(s) = w(s -
+    1) + w(s)``: no ``(2 ** n, n)`` matrix of coefficients is built.
+
+    Parameters
+    ----------
+    masks : ndarray of shape (2 ** n_players, n_players) of bool
+        Every coalition once, in any order.
+    worths : ndarray of shape (2 ** n_players, ...)
+        Their worths.
+
+    Returns
+    -------
+    phi : ndarray of shape (n_players, ...)
+
+    Examples
+    --------
+    >>> masks, _ = exact_plan(2)
+    >>> exact_reduce(masks, np.array([0.0, 1.0, 0.0, 3.0]))
+    array([2., 1.])
+    """
+    masks = np.asarray(masks, dtype=bool)
+    worths = np.asarray(worths, dtype=float)
+    n = masks.shape[1]
+    sizes = masks.sum(axis=1)
+    w = np.concatenate([[0.0], shapley_weights(n), [0.0]])  # w[s + 1] = w(s)
+    shape = (-1,) + (1,) * (worths.ndim - 1)
+    inside = worths * (w[sizes] + w[sizes + 1]).reshape(shape)
+    outside = (worths * w[sizes + 1].reshape(shape)).sum(axis=0)
+    return np.stack([inside[masks[:, i]].sum(axis=0) for i in range(n)]) - outside
 
 
 def permutation_plan(n_players, n_permutations, rng):
