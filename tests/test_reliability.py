@@ -134,3 +134,14 @@ def test_n_jobs_zero_rejected_in_fit(binary_data):
     with pytest.raises(ValueError, match="'n_jobs' parameter of Occlusion.*Got 0"):
         skxai.Occlusion(clf, n_jobs=0).fit(X)
     skxai.Occlusion(clf, n_jobs=-1).fit(X)  # negative counts stay valid
+
+
+@pytest.mark.parametrize("window", [0, (0, 2), (2, 0)])
+def test_occlusion_window_zero_blames_window(window):
+    """Check that a zero window names 'window' (before, 'stride' was blamed)."""
+    from sklearn.linear_model import LogisticRegression
+
+    X = np.random.RandomState(0).uniform(size=(10, 16))
+    clf = LogisticRegression().fit(X, np.arange(10) % 2)
+    with pytest.raises(ValueError, match="'window' parameter of Occlusion"):
+        skxai.Occlusion(clf, window=window, image_shape=(4, 4)).fit(X)

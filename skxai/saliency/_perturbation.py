@@ -446,15 +446,17 @@ default='predicted'
                 window if self.stride is None else _pair(self.stride, "stride", name)
             )
             image_hw = layout.image_hw
-            if min(stride) < 1:
-                raise ValueError(
-                    f"The 'stride' parameter of {name} must be at least 1 pixel "
-                    f"along each axis of the image {image_hw}. Got {stride}."
-                )
+            # The window first: a stride defaults to it, so a bad window must
+            # not be blamed on the stride.
             if min(window) < 1 or any(w > s for w, s in zip(window, image_hw)):
                 raise ValueError(
                     f"The 'window' parameter of {name} must fit inside the image "
                     f"{image_hw}, with at least 1 pixel per side. Got {window}."
+                )
+            if min(stride) < 1:
+                raise ValueError(
+                    f"The 'stride' parameter of {name} must be at least 1 pixel "
+                    f"along each axis of the image {image_hw}. Got {stride}."
                 )
             if any(s > w for s, w in zip(stride, window)):
                 raise ValueError(
