@@ -524,8 +524,8 @@ def _cem_report(report, mode, expl, display, n, max_iter):
                            "that class already)")
         caption += ": " + ", ".join(details)
     caption += (
-        ". The last columns show the best solution so far at a few iterations "
-        f"of the optimiser. Over the {n} explained images: found for "
+        ". The middle columns show the optimiser's iterate at a few iterations "
+        f"(MAXi's savepoints). Over the {n} explained images: found for "
         f"{found.sum()}, of which {empty.sum()} empty."
     )
     report.figure(

@@ -53,7 +53,8 @@ class ContrastiveDisplay:
         Whether a valid explanation was found for each sample.
     savepoints : dict of {int: ndarray of shape (n_samples, *image_shape)}, \
 default=None
-        Deltas at some iterations of the optimiser.
+        Deltas at some iterations of the optimiser (NaN for a sample whose
+        optimiser had stopped before, drawn as "stopped earlier").
     class_names : dict or sequence of str, default=None
         Display names of the classes.
 
@@ -213,7 +214,8 @@ default=None
                 )
                 axes[i, 2 + j].set_title(f"iteration {it}", fontsize="small")
                 if np.isnan(saved).all():
-                    mark_zero_map(axes[i, 2 + j], f"no valid\n{name} saved")
+                    # This sample's optimiser had stopped before this iteration.
+                    mark_zero_map(axes[i, 2 + j], "stopped\nearlier")
                 elif is_zero_map(np.nan_to_num(saved), limits["vmax"]):
                     mark_zero_map(axes[i, 2 + j], "empty")
             if mode == "pn":
