@@ -250,7 +250,8 @@ default=None
             ``new_class``, ``savepoints``, and the explainer's ``mode`` in
             ``params``.
         samples : int or sequence of int, default=None
-            Which samples to show; by default the first (at most 4).
+            Which samples to show; by default the first 4 (the figure says how
+            many more there are).
         class_names : dict or sequence of str, default=None
             Display names of the classes.
         ax : array-like of matplotlib Axes, default=None
@@ -312,7 +313,8 @@ default=None
         y : array-like of shape (n_samples,), default=None
             True labels, used by ``target="true"``.
         samples : int or sequence of int, default=None
-            Which samples of ``X`` to show; by default the first (at most 4).
+            Which samples of ``X`` to show; by default the first 4 (the figure says how
+            many more there are).
         class_names : dict or sequence of str, default=None
             Display names of the classes.
         ax : array-like of matplotlib Axes, default=None

@@ -312,7 +312,8 @@ class SaliencyDisplay:
             explanations of the same samples: one column per method, showing
             the map of the predicted class where an explanation holds several.
         samples : int or sequence of int, default=None
-            Which samples to show; by default the first (at most 4).
+            Which samples to show; by default the first 4 (the figure says how
+            many more there are).
         class_names : dict or sequence of str, default=None
             Display names of the classes (``{label: name}`` or a sequence).
         ax : array-like of matplotlib Axes, default=None
@@ -393,7 +394,8 @@ class SaliencyDisplay:
         y : array-like of shape (n_samples,), default=None
             True labels, shown in the rows and used by ``target="true"``.
         samples : int or sequence of int, default=None
-            Which samples of ``X`` to show; by default the first (at most 4).
+            Which samples of ``X`` to show; by default the first 4 (the figure says how
+            many more there are).
         class_names : dict or sequence of str, default=None
             Display names of the classes.
         ax : array-like of matplotlib Axes, default=None
