@@ -122,3 +122,38 @@ def test_bad_inputs():
         GradientSHAP(model, n_reference=0).fit(X)
     capped = GradientSHAP(model, n_reference=3, random_state=0).fit(X)
     assert capped.reference_.shape == (3, 4)
+
+
+def test_scaled_pipeline_and_skorch(linear):
+    """Check a StandardScaler + LogisticRegression pipeline and a skorch net."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, clf = linear
+    y = clf.predict(X)
+    pipe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(X, y)
+    gs = GradientSHAP(pipe, n_samples=5, target=2, random_state=0).fit(X[:30])
+    samples = X[40:43]
+    ex = gs.explain(samples)
+    index, _, _ = gs._draws(samples, gs._draw_seeds(3)[0])
+    slope = pipe[-1].coef_[2] / pipe[0].scale_
+    expected = slope * (samples[:, None] - X[:30][index]).mean(axis=1)
+    np.testing.assert_allclose(ex.maps[:, 0], expected, atol=1e-10)
+    skorch = pytest.importorskip("skorch")
+    torch.manual_seed(0)
+    net = skorch.NeuralNetClassifier(
+        torch.nn.Sequential(
+            torch.nn.Linear(5, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3)
+        ),
+        max_epochs=2,
+        train_split=None,
+        verbose=0,
+    ).fit(X.astype(np.float32), y.astype(np.int64))
+    X32 = X.astype(np.float32)
+    ex = GradientSHAP(net, n_samples=16, target="all", random_state=0).fit(X32[:30])
+    ex = ex.explain(X32[40:42])
+    same = GradientSHAP(net.module_, n_samples=16, target="all", random_state=0)
+    same = same.fit(X32[:30]).explain(X32[40:42])
+    assert ex.maps.shape == (2, 3, 5)
+    np.testing.assert_allclose(ex.maps, same.maps, rtol=1e-6)
+    np.testing.assert_allclose(ex.residual, same.residual, rtol=1e-5, atol=1e-6)
