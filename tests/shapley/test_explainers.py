@@ -379,3 +379,29 @@ def test_torch_image_superpixels_model_untouched():
     np.testing.assert_allclose(
         cell * 9, np.repeat(ex.values[:, :, :1], 9, 2).reshape(3, 3, 3, 3)
     )
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda m: ShapleyValues(m, method="exact"),
+        lambda m: ShapleyValues(m, method="permutation", n_permutations=6),
+        lambda m: ShapleyValues(m, method="permutation", fill="mean"),
+        lambda m: KernelSHAP(m, n_samples=10),
+    ],
+    ids=["exact", "permutation", "permutation-fill", "kernel"],
+)
+def test_batch_size_bounds_model_inputs(make):
+    """Check that no model call gets more than batch_size inputs."""
+    sizes = []
+
+    def scores(X):
+        sizes.append(len(X))
+        return _any_scores(X)
+
+    X = np.random.default_rng(0).normal(size=(20, 5))
+    explainer = make(scores).set_params(batch_size=16, random_state=0, n_reference=7)
+    explainer.fit(X[:10])
+    sizes.clear()
+    explainer.transform(X[10:])
+    assert sizes and max(sizes) <= 16
