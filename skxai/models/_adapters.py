@@ -525,10 +525,10 @@ def _check_finite(x, out, module, method):
         return
     if x.is_floating_point() and not bool(torch.isfinite(x).all()):
         raise ValueError(
-            f"X holds values that are not finite in the model's dtype {x.dtype} "
-            f"(largest finite value {torch.finfo(x.dtype).max:.3g}): they overflow "
-            f"to infinity when cast for {_output_name(module)}. Scale X, or run the "
-            "model in float64 (module.double())."
+            f"X holds values that are not finite in the model's dtype {x.dtype}: "
+            f"NaN, or beyond its largest value {torch.finfo(x.dtype).max:.3g}, "
+            f"which overflow to infinity when cast for {_output_name(module)}. "
+            "Scale X, or run the model in float64 (module.double())."
         )
     finite = torch.isfinite(out)
     if not bool(finite.all()):
@@ -674,8 +674,10 @@ class TorchAdapter(ModelAdapter):
         if method == "auto" and self.is_skorch:
             if out.ndim == 2 and out.shape[1] == 1:
                 out = out.reshape(-1)  # what NeuralNetBinaryClassifier.infer does
-            out = self.model._get_predict_nonlinearity()(out)
-            return _check_tensor_output(out)
+            out = _check_tensor_output(self.model._get_predict_nonlinearity()(out))
+            if out.ndim == 2 and out.shape[1] > 1:
+                return out
+            kind = pre = None  # one score per sample left: a logit
         F = torch.nn.functional
         if out.ndim == 1 or out.shape[1] == 1:
             # Binary, one logit z: the class scores [-z, z] or [1 - p, p].

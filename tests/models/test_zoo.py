@@ -323,3 +323,18 @@ def test_zoo_predict_proba_keeps_the_softmax(name):
     for c in range(p.shape[1]):
         (grad,) = torch.autograd.grad(p[:, c].sum(), x, retain_graph=True)
         np.testing.assert_allclose(maps[:, c], grad.numpy(), rtol=1e-5, atol=1e-8)
+
+
+def test_zoo_skorch_binary_without_nonlinearity_gives_two_logit_scores():
+    """Check that a NeuralNetBinaryClassifier whose predict_nonlinearity is None
+    (one raw logit z per sample) is scored as the two classes [-z, z]."""
+    net = _skorch("skorch_binary")
+    X = _data("binary")
+    with torch.no_grad():
+        z = net.module_.logit(torch.as_tensor(X)).double().numpy()
+    net.set_params(predict_nonlinearity=None)
+    try:
+        scores = check_model(net).scores(X)
+    finally:
+        net.set_params(predict_nonlinearity="auto")
+    np.testing.assert_allclose(scores, np.hstack([-z, z]), atol=0)
