@@ -379,3 +379,298 @@ def test_cem_pp_prune_only_shrinks_and_keeps_validity(digits, logreg):
     assert (size <= best * (1 + 1e-5) + 1e-9).all()
     np.testing.assert_array_equal(alone.found, pruned.found)
     np.testing.assert_allclose(alone.delta, pruned.delta, atol=1e-10)
+
+
+# ------------------------------------------------- honest results (issue 15)
+def _gain(scores, t0, mode):
+    """By how much a point is valid: PN max_other - f_t0, PP f_t0 - max_other."""
+    scores = np.asarray(scores, dtype=np.float64)
+    rows = np.arange(len(scores))
+    f_t = scores[rows, t0]
+    others = scores.copy()
+    others[rows, t0] = -np.inf
+    margin = f_t - others.max(axis=1)
+    return -margin if mode == "pn" else margin
+
+
+@pytest.mark.parametrize("mode", ["pn", "pp"])
+@pytest.mark.parametrize("kappa", [0.0, 0.5])
+def test_cem_found_results_valid_alone_and_in_any_batch(digits, logreg, mode, kappa):
+    """Check every found result is valid, with its margin, for the user's calls.
+
+    The model is called on the returned points all together, in reverse order,
+    in two halves and one at a time: each found point beats the required margin
+    (kappa, or the safety margin when kappa=0, so a PN is never a tie), and the
+    reported margin is what the model gives.
+    """
+    X, _ = digits
+    n = 8
+    cem = CEM(logreg, mode=mode, kappa=kappa, feature_range=(0, 1), **FAST).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ex = cem.explain(X[:n])
+    assert ex.found.sum() >= n - 1
+    delta = ex.delta.reshape(n, -1)[ex.found]
+    points = X[:n][ex.found] + delta if mode == "pn" else delta
+    t0 = np.searchsorted(logreg.classes_, ex.original_class[ex.found])
+    req = ex.required_margin[ex.found]
+    if kappa == 0:
+        scale = np.abs(logreg.decision_function(X[:n][ex.found])).max(axis=1)
+        np.testing.assert_allclose(req, 1e-4 * scale)
+    else:
+        np.testing.assert_array_equal(req, kappa)
+    calls = {
+        "together": logreg.decision_function(points),
+        "reversed": logreg.decision_function(points[::-1])[::-1],
+        "halves": np.concatenate(
+            [logreg.decision_function(p) for p in np.array_split(points, 2)]
+        ),
+        "alone": np.concatenate([logreg.decision_function(p[None]) for p in points]),
+    }
+    for name, scores in calls.items():
+        gain = _gain(scores, t0, mode)
+        assert (gain > req).all(), name
+        assert (gain > 0).all(), name  # never a tie
+    np.testing.assert_allclose(
+        ex.margin[ex.found], _gain(calls["together"], t0, mode), rtol=1e-6, atol=1e-9
+    )
+    assert np.isnan(ex.margin[~ex.found]).all()
+
+
+def test_cem_found_results_valid_for_a_torch_module_in_float32(digits):
+    """Check a float32 torch module accepts every found PN alone and in batch."""
+    X, y = digits
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Linear(64, 16), torch.nn.ReLU(), torch.nn.Linear(16, 10)
+    )
+    opt = torch.optim.Adam(net.parameters(), lr=0.02)
+    Xt, yt = torch.as_tensor(X[:600], dtype=torch.float32), torch.as_tensor(y[:600])
+    for _ in range(60):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(net(Xt), yt).backward()
+        opt.step()
+    net.eval()
+    X32 = X.astype(np.float32)
+    cem = CEM(net, feature_range=(0, 1), **FAST).fit(X32[:300])
+    ex = cem.explain(X32[:6])
+    assert ex.found.all()
+    points = X32[:6] + ex.delta.reshape(6, -1).astype(np.float32)
+    t0 = ex.original_class
+    with torch.no_grad():
+        together = net(torch.as_tensor(points)).numpy()
+        alone = np.concatenate([net(torch.as_tensor(p[None])).numpy() for p in points])
+    for scores in (together, alone):
+        assert (_gain(scores, t0, "pn") > ex.required_margin).all()
+
+
+def test_cem_parameters_users_bring(digits, logreg):
+    """Check mode is case-insensitive, beta is an alias of l1, and the defaults of
+    learning_rate and patience follow the optimizer."""
+    X, _ = digits
+    a = CEM(logreg, mode="PN", beta=0.2, **FAST).fit(X)
+    b = CEM(logreg, mode="pn", l1=0.2, **FAST).fit(X)
+    assert a.l1_ == b.l1_ == 0.2
+    ea, eb = a.explain(X[:3]), b.explain(X[:3])
+    np.testing.assert_array_equal(ea.delta, eb.delta)
+    assert ea.mode == "pn"
+    assert CEM(logreg).fit(X).learning_rate_ == 1e-2
+    ada = CEM(logreg, optimizer="adaexpgrad").fit(X)
+    assert (ada.learning_rate_, ada.patience_) == (1.0, None)
+    pp = CEM(logreg, mode="PP", **FAST).fit(X).explain(X[:1])
+    assert pp.mode == "pp" and pp.found.all()
+
+
+def test_cem_adaexpgrad_warning_gives_its_own_advice(digits, logreg):
+    """Check the ConvergenceWarning of AdaExpGrad names its own knobs."""
+    X, _ = digits
+    cem = CEM(logreg, optimizer="adaexpgrad", max_iter=1, c_steps=1).fit(X)
+    with pytest.warns(ConvergenceWarning, match="MAXi's 1 / eta"):
+        ex = cem.explain(X[:2])
+    assert not ex.found.any()
+
+
+def test_cem_zeroth_order_row_does_not_depend_on_neighbours(digits, logreg):
+    """Check the gradient-free path gives a row the same result whatever its
+    batch and position (its random directions are seeded by its content)."""
+    X, _ = digits
+
+    def scores(A):
+        return logreg.decision_function(A)
+
+    cem = CEM(scores, random_state=3, feature_range=(0, 1), **FAST)
+    cem.set_params(max_iter=40, c_steps=2).fit(X)
+    rows = [5, 0, 9]
+    together = cem.explain(X[rows])
+    for i, r in enumerate(rows):
+        alone = cem.explain(X[[r]])
+        # equal up to the model's own rounding (BLAS sums depend on the batch)
+        np.testing.assert_allclose(alone.delta[0], together.delta[i], atol=1e-10)
+        assert alone.n_iter[0] == together.n_iter[i]
+    shuffled = clone(cem).set_params(batch_size=2).fit(X).explain(X[rows[::-1]])
+    np.testing.assert_allclose(shuffled.delta[::-1], together.delta, atol=1e-10)
+
+
+@pytest.fixture(scope="module")
+def alibi_iris():
+    """alibi's CEM test: standardised iris, a one-vs-rest liblinear logistic
+    regression called through predict_proba, feature_range min - .1, max + .1."""
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.multiclass import OneVsRestClassifier
+
+    data = load_iris()
+    X = (data.data - data.data.mean(axis=0)) / data.data.std(axis=0)
+    clf = OneVsRestClassifier(LogisticRegression(solver="liblinear"))
+    clf.fit(X, data.target)
+    feature_range = (X.min(axis=0) - 0.1, X.max(axis=0) + 0.1)
+    return X, clf, feature_range
+
+
+def test_cem_pn_box_alibi_replays_alibis_iris_test(alibi_iris):
+    """Check pn_box='alibi' passes alibi's own iris test (no_info=-1, 10 steps).
+
+    The PN changes the class, differs from x, and every changed feature ends
+    farther from no_info than x is.
+    """
+    X, clf, feature_range = alibi_iris
+    cem = CEM(
+        clf.predict_proba,
+        mode="PN",
+        feature_range=feature_range,
+        max_iter=10,
+        no_info=-1.0,
+        pn_box="alibi",
+        random_state=0,
+    ).fit(X)
+    ex = cem.explain(X[:1])
+    assert ex.found[0]
+    pn = X[:1] + ex.delta.reshape(1, -1)
+    assert (pn != X[:1]).sum() > 0
+    assert clf.predict(pn)[0] != clf.predict(X[:1])[0] == ex.original_class[0]
+    changed = pn[0] != X[0]
+    assert (np.abs(pn[0] - -1.0) > np.abs(X[0] - -1.0))[changed].all()
+    assert ((pn >= feature_range[0]) & (pn <= feature_range[1])).all()
+
+
+def test_cem_default_pn_box_holds_no_pn_on_alibis_iris(alibi_iris):
+    """Check the documented difference: the default box has no valid PN there.
+
+    With no_info=-1, sample 0's features below -1 may only shrink and those
+    above only grow; a dense grid of that box is classified as setosa
+    everywhere, and CEM reports found=False.
+    """
+    X, clf, (lo, hi) = alibi_iris
+    x = X[0]
+    below = x < -1.0
+    axes = [
+        np.linspace(lo[j], x[j], 7) if below[j] else np.linspace(x[j], hi[j], 7)
+        for j in range(4)
+    ]
+    grid = np.stack(np.meshgrid(*axes), axis=-1).reshape(-1, 4)
+    assert (clf.predict(grid) == clf.predict(X[:1])[0]).all()
+    cem = CEM(
+        clf.predict_proba,
+        feature_range=(lo, hi),
+        max_iter=10,
+        no_info=-1.0,
+        random_state=0,
+    ).fit(X)
+    with pytest.warns(ConvergenceWarning):
+        assert not cem.explain(X[:1]).found[0]
+
+
+@pytest.fixture(scope="module")
+def onehot_table():
+    """A table with a one-hot colour (3 columns) and two numbers; the class is
+    mostly the colour."""
+    rng = np.random.default_rng(0)
+    n = 300
+    colour = rng.integers(0, 3, n)
+    onehot = np.eye(3)[colour]
+    numbers = rng.uniform(0, 1, (n, 2))
+    X = pd.DataFrame(
+        np.column_stack([onehot, numbers]),
+        columns=["red", "green", "blue", "size", "weight"],
+    )
+    y = (colour == 2) ^ (numbers[:, 0] > 0.9)
+    from sklearn.linear_model import LogisticRegression
+
+    return X, LogisticRegression(C=10.0, max_iter=500).fit(X, y)
+
+
+@pytest.mark.parametrize("mode", ["pn", "pp"])
+def test_cem_onehot_group_moves_as_a_whole(onehot_table, mode):
+    """Check a one-hot group is switched as a whole, and to_frame names features.
+
+    A PN turns the colour into exactly one other colour (never two at once), a
+    PP keeps the sample's colour or drops it whole; to_frame lists the changed
+    features by name.
+    """
+    X, model = onehot_table
+    groups = {
+        "colour": ["red", "green", "blue"],
+        "size": ["size"],
+        "weight": ["weight"],
+    }
+    cem = CEM(
+        model,
+        mode=mode,
+        groups=groups,
+        feature_range="fit",
+        c_init=1.0,
+        c_steps=5,
+        max_iter=200,
+    )
+    cem.fit(X)
+    rows = X.index[:12]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ex = cem.explain(X.loc[rows])
+    assert ex.found.mean() >= 0.8
+    x = X.loc[rows].to_numpy()
+    delta = ex.delta.reshape(len(rows), -1)[ex.found]
+    point = x[ex.found] + delta if mode == "pn" else delta
+    block = point[:, :3]
+    if mode == "pn":
+        assert np.isin(block, [0.0, 1.0]).all()
+        assert (block.sum(axis=1) == 1).all()
+        assert (
+            model.predict(pd.DataFrame(point, columns=X.columns))
+            != ex.original_class[ex.found]
+        ).all()
+    else:
+        own = x[ex.found][:, :3]
+        assert np.all((block == own).all(axis=1) | (block == 0).all(axis=1))
+    frame = ex.to_frame()
+    assert set(frame["feature"]) <= set(X.columns)
+    assert set(frame["sample"]) <= set(rows)
+    for _, row in frame.iterrows():
+        j = list(X.columns).index(row["feature"])
+        assert row["original"] == X.loc[row["sample"]].iloc[j]
+
+
+def test_cem_feature_range_fit_is_per_feature(onehot_table):
+    """Check feature_range='fit' learns each feature's bounds (and no_info's)."""
+    X, model = onehot_table
+    cem = CEM(model, feature_range="fit", no_info=0.0).fit(X)
+    lo, hi = cem.feature_range_
+    np.testing.assert_array_equal(lo, np.minimum(X.min().to_numpy(), 0.0))
+    np.testing.assert_array_equal(hi, X.max().to_numpy())
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"mode": "Both"}, "'mode' parameter of CEM"),
+        ({"beta": 0.2, "l1": 0.3}, "'beta' parameter of CEM is alibi's name"),
+        ({"pn_box": "free"}, "'pn_box' parameter of CEM"),
+        ({"l2": -1.0}, "'l2' parameter of CEM"),
+        ({"groups": {"g": [0, 1]}}, "group 'g' .* is not one-hot"),
+    ],
+)
+def test_cem_bad_new_params(digits, logreg, params, match):
+    """Check that bad values of the new parameters raise a ValueError naming them."""
+    X, _ = digits
+    with pytest.raises(ValueError, match=match):
+        CEM(logreg, **params).fit(X)
