@@ -753,9 +753,10 @@ class TorchAdapter(ModelAdapter):
         try:
             out = self._run(module, xb, method, channels_last=True)
         except RuntimeError:
-            self._channels_last = False
+            self._channels_last = False  # for good, whatever other threads saw
             return self._run(module, xb, method)
-        self._channels_last = True
+        if self._channels_last is None:
+            self._channels_last = True
         return out
 
     @property
