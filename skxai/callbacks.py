@@ -81,7 +81,7 @@ class SaliencyCallback(_skorch_callbacks.Callback):
     ...     callbacks=[SaliencyCallback(Saliency(None), X[:2])],
     ... ).fit(X, y)
     >>> len(net.history[:, "saliency"]), net.history[-1, "saliency"].shape
-    (3, (2, 1, 2, 2))
+    (3, (2, 1, 4))
     """
 
     def __init__(

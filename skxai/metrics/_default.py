@@ -55,7 +55,7 @@ def default_score(explainer, X, y=None):
     >>> X, y = load_digits(return_X_y=True)
     >>> X = X / 16
     >>> clf = LogisticRegression(max_iter=200).fit(X[:300], y[:300])
-    >>> occ = Occlusion(clf, window=(2, 2)).fit(X)
+    >>> occ = Occlusion(clf, window=(2, 2), image_shape=(8, 8)).fit(X)
     >>> bool(default_score(occ, X[:5]) > 0)
     True
     """

@@ -102,8 +102,9 @@ def evaluate(
     >>> X, y = load_digits(return_X_y=True)
     >>> X = X / 16
     >>> clf = LogisticRegression(max_iter=200).fit(X[:300], y[:300])
-    >>> explainers = {"occ1": Occlusion(clf, window=(1, 1)).fit(X),
-    ...               "occ2": Occlusion(clf, window=(2, 2)).fit(X)}
+    >>> explainers = {
+    ...     "occ1": Occlusion(clf, window=(1, 1), image_shape=(8, 8)).fit(X),
+    ...     "occ2": Occlusion(clf, window=(2, 2), image_shape=(8, 8)).fit(X)}
     >>> result = evaluate(explainers, X[:5], metrics=["deletion", "insertion"])
     >>> result.frame.shape, result.summary.shape
     ((20, 4), (4, 5))

@@ -134,7 +134,8 @@ def get_scorer(name, **kwargs):
     >>> X, y = load_digits(return_X_y=True)
     >>> X = X / 16
     >>> clf = LogisticRegression(max_iter=200).fit(X[:300], y[:300])
-    >>> search = GridSearchCV(Occlusion(clf), {"window": [(1, 1), (2, 2)]},
+    >>> search = GridSearchCV(Occlusion(clf, image_shape=(8, 8)),
+    ...                       {"window": [(1, 1), (2, 2)]},
     ...                       scoring=get_scorer("insertion", n_steps=16), cv=2)
     >>> search.fit(X[:40], y[:40]).best_params_["window"] in [(1, 1), (2, 2)]
     True

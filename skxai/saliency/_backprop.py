@@ -19,6 +19,7 @@ class _RectifiedBackprop(ExplainerMixin, BaseExplainer):
 
     _parameter_constraints = {
         **BaseExplainer._parameter_constraints,
+        "image_shape": [tuple, list, None],
         "response_method": [StrOptions(set(RESPONSE_METHODS))],
     }
     _gradient_based = True
@@ -30,6 +31,7 @@ class _RectifiedBackprop(ExplainerMixin, BaseExplainer):
         self,
         model,
         *,
+        image_shape=None,
         response_method="auto",
         target="predicted",
         batch_size=1024,
@@ -37,6 +39,7 @@ class _RectifiedBackprop(ExplainerMixin, BaseExplainer):
         verbose=0,
     ):
         self.model = model
+        self.image_shape = image_shape
         self.response_method = response_method
         self.target = target
         self.batch_size = batch_size
@@ -76,6 +79,10 @@ _SHARED_PARAMS = """
         :func:`skxai.models.to_torch`). Its rectifications may be ``nn.ReLU``
         modules, in place or not and called once or several times, or
         functional relu calls; other activations are refused.
+    image_shape : tuple of int, default=None
+        ``(height, width)`` or ``(height, width, channels)`` of flat inputs that
+        are images. ``None``: a 2-D ``X`` is a table, N-D samples are images
+        ``(height, width)`` or ``(channels, height, width)``.
     response_method : {'auto', 'decision_function', 'predict_proba', \\
             'predict_log_proba'}, default='auto'
         The model output explained. ``'auto'`` explains the pre-softmax scores (a

@@ -71,6 +71,10 @@ class Saliency(ExplainerMixin, BaseExplainer):
         the signed gradient.
     multiply_by_inputs : bool, default=False
         Multiply the (modified) gradient by the input ("gradient x input").
+    image_shape : tuple of int, default=None
+        ``(height, width)`` or ``(height, width, channels)`` of flat inputs that
+        are images. ``None``: a 2-D ``X`` is a table, N-D samples are images
+        ``(height, width)`` or ``(channels, height, width)``.
     response_method : {'auto', 'decision_function', 'predict_proba', \
             'predict_log_proba'}, default='auto'
         The model output explained. ``'auto'`` explains the pre-softmax scores (a
@@ -147,6 +151,7 @@ class Saliency(ExplainerMixin, BaseExplainer):
         **BaseExplainer._parameter_constraints,
         "grad_modifier": [StrOptions({"abs", "negate", "relu"}), None],
         "multiply_by_inputs": ["boolean"],
+        "image_shape": [tuple, list, None],
         "response_method": [StrOptions(set(RESPONSE_METHODS))],
     }
     _gradient_based = True
@@ -159,6 +164,7 @@ class Saliency(ExplainerMixin, BaseExplainer):
         *,
         grad_modifier=None,
         multiply_by_inputs=False,
+        image_shape=None,
         response_method="auto",
         target="predicted",
         batch_size=1024,
@@ -168,6 +174,7 @@ class Saliency(ExplainerMixin, BaseExplainer):
         self.model = model
         self.grad_modifier = grad_modifier
         self.multiply_by_inputs = multiply_by_inputs
+        self.image_shape = image_shape
         self.response_method = response_method
         self.target = target
         self.batch_size = batch_size
@@ -217,6 +224,10 @@ class IntegratedGradients(ExplainerMixin, BaseExplainer):
         A :class:`CompletenessWarning` is raised when, for some sample and
         target, ``|delta|`` exceeds ``delta_tolerance * |f(x) - f(baseline)|``
         (differences within float rounding are ignored). None never warns.
+    image_shape : tuple of int, default=None
+        ``(height, width)`` or ``(height, width, channels)`` of flat inputs that
+        are images. ``None``: a 2-D ``X`` is a table, N-D samples are images
+        ``(height, width)`` or ``(channels, height, width)``.
     response_method : {'auto', 'decision_function', 'predict_proba', \
             'predict_log_proba'}, default='auto'
         The model output explained. ``'auto'`` explains the pre-softmax scores (a
@@ -303,6 +314,7 @@ class IntegratedGradients(ExplainerMixin, BaseExplainer):
         "method": [StrOptions(set(IG_METHODS))],
         "baseline": [StrOptions({"zeros", "mean"}), Real, "array-like"],
         "delta_tolerance": [Interval(Real, 0, None, closed="left"), None],
+        "image_shape": [tuple, list, None],
         "response_method": [StrOptions(set(RESPONSE_METHODS))],
     }
     _gradient_based = True
@@ -317,6 +329,7 @@ class IntegratedGradients(ExplainerMixin, BaseExplainer):
         method="gausslegendre",
         baseline="zeros",
         delta_tolerance=0.05,
+        image_shape=None,
         response_method="auto",
         target="predicted",
         batch_size=1024,
@@ -328,6 +341,7 @@ class IntegratedGradients(ExplainerMixin, BaseExplainer):
         self.method = method
         self.baseline = baseline
         self.delta_tolerance = delta_tolerance
+        self.image_shape = image_shape
         self.response_method = response_method
         self.target = target
         self.batch_size = batch_size
@@ -641,6 +655,11 @@ class SmoothGrad(ExplainerMixin, BaseExplainer):
     def response_method(self):
         """The output explained: the inner explainer's ``response_method``."""
         return getattr(self._inner, "response_method", "auto")
+
+    @property
+    def image_shape(self):
+        """How flat samples fold into images: the inner explainer's ``image_shape``."""
+        return getattr(self._inner, "image_shape", None)
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None):

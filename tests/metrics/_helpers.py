@@ -8,10 +8,11 @@ from skxai.base import BaseExplainer, ExplainerMixin
 class CoefTimesX(ExplainerMixin, BaseExplainer):
     """The exact attribution ``coef[target] * x`` of a linear model's decision."""
 
-    def __init__(self, model, *, coef=None, target="predicted", batch_size=64,
-                 n_jobs=None, verbose=0):
+    def __init__(self, model, *, coef=None, image_shape=None, target="predicted",
+                 batch_size=64, n_jobs=None, verbose=0):
         self.model = model
         self.coef = coef
+        self.image_shape = image_shape
         self.target = target
         self.batch_size = batch_size
         self.n_jobs = n_jobs

@@ -24,8 +24,10 @@ def setup(digits):
     rng = np.random.RandomState(0)
     model = counting_model(clf)
     explainers = {
-        "exact": CoefTimesX(model, coef=clf.coef_).fit(X[:20]),
-        "random": CoefTimesX(model, coef=rng.normal(size=clf.coef_.shape)).fit(X[:20]),
+        "exact": CoefTimesX(model, coef=clf.coef_, image_shape=(8, 8)).fit(X[:20]),
+        "random": CoefTimesX(
+            model, coef=rng.normal(size=clf.coef_.shape), image_shape=(8, 8)
+        ).fit(X[:20]),
     }
     return clf, model, explainers, X[300:304], y[300:304]
 
@@ -67,8 +69,9 @@ def test_evaluate_values_match_the_metric_functions(setup):
         maps = explainer.transform(X)
         pred = clf.predict(X)
         expected = {
-            "deletion_score": deletion_score(clf, X, maps, pred),
-            "insertion_score": insertion_score(clf, X, maps, pred),
+            "deletion_score": deletion_score(clf, X, maps, pred, image_shape=(8, 8)),
+            "insertion_score": insertion_score(clf, X, maps, pred,
+                                               image_shape=(8, 8)),
             "morf_score": morf_score(clf, X, maps, pred),
             "infidelity_error": infidelity_error(explainer, X, maps, pred,
                                                  random_state=0),
@@ -120,9 +123,10 @@ def test_evaluate_black_box_and_gradient_explainers(digits):
     clf = LogisticRegression(max_iter=200).fit(X[:300], y[:300])
     Xs = X[300:304]
     explainers = {
-        "occlusion": Occlusion(clf, window=(2, 2)).fit(X[:50]),
-        "rise": RISE(clf, n_masks=50, grid_size=4, random_state=0).fit(X[:50]),
-        "saliency": Saliency(clf).fit(X[:50]),
+        "occlusion": Occlusion(clf, window=(2, 2), image_shape=(8, 8)).fit(X[:50]),
+        "rise": RISE(clf, n_masks=50, grid_size=4, image_shape=(8, 8),
+                     random_state=0).fit(X[:50]),
+        "saliency": Saliency(clf).fit(X[:50]),  # no image_shape: a table
     }
     result = evaluate(
         explainers, Xs,

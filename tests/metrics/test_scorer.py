@@ -88,7 +88,7 @@ def test_grid_search_over_occlusion(data):
     # Threads: process workers would spend the test budget starting up.
     with parallel_config(backend="threading"):
         search = GridSearchCV(
-            Occlusion(clf),
+            Occlusion(clf, image_shape=(8, 8)),
             {"window": [(2, 2), (4, 4)], "fill": [0.0, "mean"]},
             scoring=get_scorer("insertion", n_steps=8),
             cv=2,

@@ -23,7 +23,9 @@ def main():
     X, y = load_digits(return_X_y=True)
     X = X / 16.0
     clf = LogisticRegression(solver="saga", tol=0.1, max_iter=20).fit(X, y)
-    occ = Occlusion(clf, window=(2, 2), stride=(1, 1), target="all").fit(X)
+    occ = Occlusion(
+        clf, window=(2, 2), stride=(1, 1), target="all", image_shape=(8, 8)
+    ).fit(X)
     reference = occ.transform(X[:6])
     with (
         LocalCluster(

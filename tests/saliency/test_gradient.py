@@ -9,7 +9,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 
-from skxai import IntegratedGradients, Occlusion, Saliency, SmoothGrad
+from skxai import GuidedBackprop, IntegratedGradients, Occlusion, Saliency, SmoothGrad
 from skxai.saliency._gradient import IG_METHODS, CompletenessWarning
 
 torch = pytest.importorskip("torch")
@@ -88,10 +88,33 @@ def _torch_grad(module, X, target):
 def test_saliency_logistic_regression_gradient_is_coef(lr, small_digits):
     """Check that the gradient of class c of a LogisticRegression is coef_[c]."""
     X, _ = small_digits
-    expl = Saliency(lr, target="all").fit(X).explain(X[:5])
+    expl = Saliency(lr, target="all", image_shape=(8, 8)).fit(X).explain(X[:5])
     maps = expl.maps.reshape(5, len(lr.classes_), -1)
     np.testing.assert_allclose(maps, np.broadcast_to(lr.coef_, maps.shape), atol=1e-10)
     assert expl.maps.shape == (5, 10, 8, 8)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda m, **kw: Saliency(m, **kw),
+        lambda m, **kw: IntegratedGradients(m, n_steps=2, **kw),
+        lambda m, **kw: GuidedBackprop(m, **kw),
+        lambda m, **kw: SmoothGrad(Saliency(m, **kw), n_samples=2, random_state=0),
+    ],
+    ids=["saliency", "ig", "guided", "smoothgrad"],
+)
+def test_gradient_explainers_flat_images_need_image_shape(make, lr, small_digits):
+    """Check that flat digits are a table of 64 features unless image_shape says
+    they are 8x8 images (design rule 8), with the same values either way."""
+    X, _ = small_digits
+    table = make(lr).fit(X[:20]).explain(X[:3])
+    image = make(lr, image_shape=(8, 8)).fit(X[:20]).explain(X[:3])
+    assert table.layout.kind == "tabular" and table.maps.shape == (3, 1, 64)
+    assert image.layout.kind == "image" and image.maps.shape == (3, 1, 8, 8)
+    np.testing.assert_allclose(image.maps.reshape(3, 1, 64), table.maps)
+    with pytest.raises(ValueError, match="'image_shape' parameter of"):
+        make(lr, image_shape=(7, 7)).fit(X[:20])
 
 
 def test_saliency_binary_logistic_regression(binary_lr, small_digits):
@@ -407,7 +430,9 @@ def test_skorch_net_end_to_end(digits):
     x = torch.as_tensor(X[:8]).requires_grad_()
     logits(x).gather(1, torch.as_tensor(y[:8]).view(-1, 1)).sum().backward()
     np.testing.assert_allclose(maps.maps.reshape(8, -1), x.grad.numpy(), rtol=1e-5)
-    expl = IntegratedGradients(net, n_steps=64).fit(X[:100]).explain(X[:8])
+    expl = IntegratedGradients(net, n_steps=64, image_shape=(8, 8))
+    expl = expl.fit(X[:100]).explain(X[:8])
+    assert expl.maps.shape == (8, 1, 8, 8)
     np.testing.assert_array_equal(expl.predictions, net.predict(X[:8]))
     assert np.all(np.abs(expl.delta) < 0.05 * np.abs(expl.maps).sum(axis=(2, 3)) + 1)
     smooth = SmoothGrad(Saliency(net), n_samples=4, random_state=0).fit(X[:100])
