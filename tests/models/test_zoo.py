@@ -3,8 +3,9 @@
 Every kind of network people hand us (``tests/zoo.py``): an ``nn.Sequential``
 ending in logits, ``nn.Softmax`` or ``nn.LogSoftmax``; custom modules ending in a
 functional softmax, a log-softmax or a softmax attribute; skorch nets on them with
-the default ``NLLLoss``; CNNs flattening with ``.view()``; a train-mode net with
-BatchNorm and Dropout; single-logit binary models, plain and through skorch.
+the default ``NLLLoss``; CNNs flattening with ``.view()``; ResNet-18- and VGG-shaped
+nets (in-place ReLUs); a train-mode net with BatchNorm and Dropout; single-logit
+binary models, plain and through skorch.
 """
 
 import copy
@@ -95,6 +96,16 @@ ZOO = {
     ),
     "view_k": (
         lambda: zoo.view_cnn("k"),
+        lambda m, x: m(x),
+        lambda m, x, X: _softmax(m(x)),
+    ),
+    "resnet": (
+        lambda: zoo.resnet18(num_classes=3, width=4, in_channels=1),
+        lambda m, x: m(x),
+        lambda m, x, X: _softmax(m(x)),
+    ),
+    "vgg": (
+        lambda: zoo.vgg(num_classes=3, in_channels=1),
         lambda m, x: m(x),
         lambda m, x, X: _softmax(m(x)),
     ),
@@ -247,7 +258,9 @@ def test_zoo_black_box_explainers_and_metrics_run(name):
     _assert_same_state(before, model)
 
 
-@pytest.mark.parametrize("name", ["train_mode", "F.softmax", "view_size", "binary"])
+@pytest.mark.parametrize(
+    "name", ["train_mode", "F.softmax", "view_size", "binary", "resnet"]
+)
 def test_zoo_n_jobs_two_equals_one(name):
     """Check that n_jobs=2 (threads) gives the n_jobs=1 maps and leaves the model's
     mode, buffers, parameters and hooks untouched (a train-mode BatchNorm+Dropout
