@@ -562,31 +562,7 @@ default='predicted'
             chain[i, :, 0] = self.reference_scores_[rows[:, None], targets[i]]
         chain[:, :, n_players] = full[:, None, :]
         if n_players > 1 and n:
-            orders = np.stack([orders for orders, _, _ in plans])  # (n, 2P, p)
-            ranks = np.argsort(orders, axis=2)
-            sizes = np.arange(1, n_players)
-            prefixes = ranks[:, :, None, :] < sizes[None, None, :, None]
-            # virtual sample (i, pair): its order's prefixes, then its reverse's
-            prefixes = prefixes.reshape(n, 2, n_perm, n_players - 1, n_players)
-            prefixes = prefixes.transpose(0, 2, 1, 3, 4).reshape(
-                n * n_perm, 2 * (n_players - 1), n_players
-            )
-            masks = self._to_features(prefixes)
-            rows = np.stack([r[:n_perm] for _, r, _ in plans]).reshape(-1)
-            scores = score_perturbations(
-                self.adapter_,
-                np.repeat(X.reshape(n, -1), n_perm, axis=0),
-                masks,
-                fill=self.reference_[rows],
-                response_method=self.response_method_,
-                batch_size=self.batch_size,
-                targets=np.repeat(targets, n_perm, axis=0),
-                layout=self.layout_,
-            )
-            scores = scores.reshape(n, n_perm, 2, n_players - 1, t)
-            chain[:, :, 1:n_players] = scores.transpose(0, 2, 1, 3, 4).reshape(
-                n, 2 * n_perm, n_players - 1, t
-            )
+            chain[:, :, 1:n_players] = self._background_chains(X, targets, plans)
         values = np.empty((n, t, n_players))
         std_error = np.zeros((n, t, n_players))
         for i, (orders, _, weights) in enumerate(plans):
@@ -596,6 +572,62 @@ default='predicted'
                 per_pair = (contrib[:n_perm] + contrib[n_perm:]) / 2
                 std_error[i] = per_pair.std(axis=0, ddof=1).T / np.sqrt(n_perm)
         return self._result(X, targets, values, full, empty, {"std_error": std_error})
+
+    def _background_chains(self, X, targets, plans):
+        """Worths of the inner prefixes of every order, shape (n, 2P, p - 1, t).
+
+        The engine sees one virtual sample per background row used: the row
+        itself, with ``x`` as its fill and, as copies, the prefixes of all the
+        pairs of orders run against it (a prefix's players take ``x``'s values,
+        the others the row's). A row serves at most ``ceil(P / n_rows)`` pairs;
+        rows serving fewer repeat their last copy, which the engine does not
+        score again.
+        """
+        n, t = targets.shape
+        n_players, n_perm = self.n_players_, self.n_permutations
+        inner = n_players - 1
+        sizes = np.arange(1, n_players)
+        virtual, fills, masks, where = [], [], [], []
+        for i, (orders, rows, _) in enumerate(plans):
+            ranks = np.argsort(orders, axis=1)  # position of each player
+            prefixes = ranks[:, None, :] < sizes[None, :, None]  # (2P, p-1, p)
+            prefixes = prefixes.reshape(2, n_perm, inner, n_players).swapaxes(0, 1)
+            pair_rows = rows[:n_perm]
+            used, group = np.unique(pair_rows, return_inverse=True)
+            order = np.argsort(group, kind="stable")
+            counts = np.bincount(group)
+            first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+            slot = np.empty(n_perm, dtype=np.intp)
+            slot[order] = np.arange(n_perm) - first[group[order]]
+            pair_of = np.full((len(used), counts.max()), -1, dtype=np.intp)
+            pair_of[group, slot] = np.arange(n_perm)
+            for s in range(1, pair_of.shape[1]):  # pad with the last pair
+                pair_of[:, s] = np.where(
+                    pair_of[:, s] < 0, pair_of[:, s - 1], pair_of[:, s]
+                )
+            copies = prefixes[pair_of].reshape(len(used), -1, n_players)
+            virtual.append(self.reference_[used])
+            fills.append(np.broadcast_to(X[i].reshape(-1), virtual[-1].shape))
+            masks.append(~self._to_features(copies))
+            where.append((group, slot))
+        n_used, n_copies = masks[0].shape[:2]
+        scores = score_perturbations(
+            self.adapter_,
+            np.concatenate(virtual),
+            np.concatenate(masks),
+            fill=np.concatenate(fills),
+            response_method=self.response_method_,
+            batch_size=self.batch_size,
+            targets=np.repeat(targets, n_used, axis=0),
+            layout=self.layout_,
+        )
+        scores = scores.reshape(n, n_used, n_copies // (2 * inner), 2, inner, t)
+        out = np.empty((n, 2 * n_perm, inner, t))
+        for i, (group, slot) in enumerate(where):
+            pair_scores = scores[i, group, slot]  # (P, 2, p - 1, t)
+            out[i, :n_perm] = pair_scores[:, 0]
+            out[i, n_perm:] = pair_scores[:, 1]
+        return out
 
 
 def _inner_rows(masks):
