@@ -478,8 +478,12 @@ class IntegratedGradients(ExplainerMixin, BaseExplainer):
         return fx.astype(np.float64), fb.astype(np.float64), pred, t, eps
 
     def _explain_all(self, X, targets):
-        fx, fb, pred, targets, eps = self._endpoint_scores(X, targets)
-        result = super()._explain_all(X, targets)
+        from ._autograd import explaining, torch_setup
+
+        # one eval-mode session for the call: the chunks' sessions nest in it
+        with explaining(torch_setup(self)[1]):
+            fx, fb, pred, targets, eps = self._endpoint_scores(X, targets)
+            result = super()._explain_all(X, targets)
         n, n_targets = targets.shape
         attr = result["maps"].reshape(n, n_targets, -1)
         gap = np.abs(fx - fb)
