@@ -173,19 +173,32 @@ def style_colorbar(bar, label=None, *, nbins=4, labelsize="small"):
     bar.update_ticks()
     bar.ax.tick_params(labelsize=labelsize)
     lines = [] if label is None else [str(label)]
-    if lines and bar.orientation == "horizontal":
+    if lines:
         import textwrap
 
-        lines = textwrap.wrap(lines[0], 24, break_long_words=False)
+        # Wrap the label to the length of the bar (about 0.6 em per character);
+        # bars under a map cell (inset axes) take 24 characters.
+        width = 24
+        if bar.orientation == "vertical":
+            height = bar.ax.get_position().height * bar.ax.figure.get_size_inches()[1]
+            width = max(12, int(height * 72 / (0.6 * mpl_font_size(labelsize))))
+        lines = textwrap.wrap(lines[0], width, break_long_words=False)
     if power:
         unit = f"(x 1e{power})"
-        if lines and len(lines[-1]) + len(unit) < 26:
+        if lines and len(lines[-1]) + len(unit) < width:
             lines[-1] = f"{lines[-1]} {unit}"
         else:
             lines.append(unit)
     if lines:
         bar.set_label("\n".join(lines), fontsize=labelsize)
     return bar
+
+
+def mpl_font_size(size):
+    """Points of a matplotlib font size given as a name or a number."""
+    from matplotlib.font_manager import FontProperties
+
+    return FontProperties(size=size).get_size_in_points()
 
 
 def _is_symmetric(bar):

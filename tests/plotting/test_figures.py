@@ -108,6 +108,18 @@ def test_class_maps_figure(pyplot, tmp_path):
     assert bar_box.y0 == pytest.approx(grid_bottom)
 
 
+def test_class_maps_one_row_long_label(pyplot, tmp_path):
+    """Check that a long colour-bar label is wrapped to a one-row grid's bar
+    and stays inside the figure."""
+    rng = np.random.default_rng(10)
+    disp = ClassMapsDisplay(
+        np.abs(_signed_maps(rng, n=1, k=10)), row_names=["mean over\nown class"],
+        value_label="mean squared gradient of probability over noise",
+    ).plot()
+    check_figure(disp, tmp_path / "one_row.png")
+    assert "\n" in disp.colorbar_.ax.get_ylabel()
+
+
 def test_class_maps_normalize_maxabs(pyplot, tmp_path):
     """Check normalize='maxabs': each map scaled by its own largest |value|."""
     rng = np.random.default_rng(1)
@@ -154,7 +166,7 @@ def test_class_maps_names_what_values_are(pyplot, tmp_path, digits, logreg):
     X, y = digits
     occ = Occlusion(logreg, window=(4, 4), target="all", image_shape=(8, 8))
     disp = ClassMapsDisplay.from_explainer(occ.fit(X[:20]), X[:3])
-    assert disp.colorbar_.ax.get_ylabel() == "logit difference"
+    assert disp.colorbar_.ax.get_ylabel().replace("\n", " ") == "logit difference"
     # The default choice of the first sample says how many were left out.
     assert "2 of 3 samples not shown" in check_figure(disp, tmp_path / "lr.png")
     mlp = MLPClassifier(hidden_layer_sizes=(5,), max_iter=20, random_state=0)
@@ -162,7 +174,9 @@ def test_class_maps_names_what_values_are(pyplot, tmp_path, digits, logreg):
         mlp.fit(X[:100], y[:100])
     occ = Occlusion(mlp, window=(4, 4), target="all", image_shape=(8, 8))
     disp = ClassMapsDisplay.from_explainer(occ.fit(X[:20]), X[:3], sample=[0])
-    assert disp.colorbar_.ax.get_ylabel() == "probability difference"
+    assert disp.colorbar_.ax.get_ylabel().replace("\n", " ") == (
+        "probability difference"
+    )
     assert disp.left_out_ is None  # the sample was asked for
 
 
