@@ -37,9 +37,9 @@ module = nn.Sequential(
 )
 net = NeuralNetClassifier(
     module, criterion=nn.CrossEntropyLoss, optimizer=torch.optim.Adam, lr=3e-3,
-    max_epochs=3 if QUICK else 12, train_split=None, verbose=0,
+    max_epochs=8 if QUICK else 12, train_split=None, verbose=0,
 ).fit(X_train, y_train)
-max_iter = 30 if QUICK else 500
+max_iter = 100 if QUICK else 500
 
 # %%
 # Pertinent negatives
@@ -47,7 +47,7 @@ max_iter = 30 if QUICK else 500
 # ``explain`` optimises all images of a batch at once. ``found`` says which
 # images got a valid PN; ``new_class`` is the class the PN leads to.
 pn = CEM(net, mode="pn", kappa=0.0, beta=0.1, max_iter=max_iter,
-         c_steps=1 if QUICK else 5, save_freq=max_iter // 4,
+         c_steps=2 if QUICK else 5, save_freq=max_iter // 4,
          random_state=0).fit(X_train)
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # images without a PN are marked not found
@@ -60,7 +60,7 @@ ContrastiveDisplay.from_explanation(explanation)
 # Pertinent positives
 # -------------------
 pp = CEM(net, mode="pp", kappa=0.0, beta=0.1, max_iter=max_iter,
-         c_steps=1 if QUICK else 5, save_freq=max_iter // 4,
+         c_steps=2 if QUICK else 5, save_freq=max_iter // 4,
          random_state=0).fit(X_train)
 # A PP can be found and still be empty: when the network already gives the
 # class to a blank image, nothing of the image is needed to keep it. The display
