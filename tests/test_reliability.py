@@ -145,3 +145,55 @@ def test_occlusion_window_zero_blames_window(window):
     clf = LogisticRegression().fit(X, np.arange(10) % 2)
     with pytest.raises(ValueError, match="'window' parameter of Occlusion"):
         skxai.Occlusion(clf, window=window, image_shape=(4, 4)).fit(X)
+
+
+_READ_ONLY_SCRIPT = """
+import warnings
+import numpy as np
+import torch
+import skxai
+from sklearn.linear_model import LogisticRegression
+from sklearn.neural_network import MLPClassifier
+
+warnings.filterwarnings("error", message=".*not writable.*")
+rng = np.random.RandomState(0)
+X = rng.rand(12, 16).astype(np.float32)
+y = np.arange(12) % 3
+X.setflags(write=False)
+images = X.reshape(12, 1, 4, 4)
+torch.manual_seed(0)
+net = torch.nn.Sequential(torch.nn.Linear(16, 3))
+cnn = torch.nn.Sequential(
+    torch.nn.Conv2d(1, 2, 3), torch.nn.ReLU(), torch.nn.Flatten(),
+    torch.nn.Linear(8, 3),
+)
+mlp = MLPClassifier((4,), max_iter=20).fit(X, y)
+for explainer, data in [
+    (skxai.Saliency(net), X),
+    (skxai.IntegratedGradients(LogisticRegression().fit(X, y), n_steps=4), X),
+    (skxai.Saliency(mlp), X),
+    (skxai.Occlusion(net, image_shape=(4, 4), window=2), X),
+    (skxai.GradCAM(cnn, relu=False), images),
+    (skxai.GradientSimilarity(net), X),
+    (skxai.CEM(net, max_iter=2, c_steps=1), X[:2]),
+]:
+    explainer.fit(data, y[: len(data)]).transform(data)
+print("ok")
+"""
+
+
+def test_read_only_input_gives_no_torch_warning():
+    """Check that read-only X (a loky memmap, a DataFrame's values) never makes
+    torch warn that the array is not writable (a fresh process: torch warns
+    only once per process)."""
+    pytest.importorskip("torch")
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", _READ_ONLY_SCRIPT],
+        capture_output=True, text=True, timeout=120,
+        env={**__import__("os").environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().endswith("ok")

@@ -669,7 +669,9 @@ class CEM(ExplainerMixin, BaseExplainer):
 
         module = self.autoencoder
         dtype = _module_dtype(module) if isinstance(module, torch.nn.Module) else None
-        sample = torch.as_tensor(X[:1], dtype=dtype or torch.float32)
+        sample = torch.as_tensor(
+            np.require(X[:1], requirements=["C", "W"]), dtype=dtype or torch.float32
+        )
         try:
             with torch.no_grad():
                 out = module(sample.to(_module_device(module)))

@@ -211,8 +211,8 @@ class SklearnAdapter(ModelAdapter):
         outs = []
         with torch.no_grad():
             for start in range(0, n, step):
-                xb = torch.as_tensor(  # torch refuses negative strides
-                    np.ascontiguousarray(X[start : start + step]),
+                xb = torch.as_tensor(  # torch refuses negative strides, read-only
+                    np.require(X[start : start + step], requirements=["C", "W"]),
                     dtype=torch.float64,
                 )
                 outs.append(module(xb).numpy().astype(np.float64))
@@ -719,8 +719,8 @@ class TorchAdapter(ModelAdapter):
         outs = []
         with torch.no_grad(), eval_mode(module):
             for start in range(0, n, step):
-                xb = torch.as_tensor(  # torch refuses negative strides
-                    np.ascontiguousarray(X[start : start + step]),
+                xb = torch.as_tensor(  # torch refuses negative strides, read-only
+                    np.require(X[start : start + step], requirements=["C", "W"]),
                     dtype=dtype,
                     device=device,
                 )

@@ -45,8 +45,13 @@ def torch_setup(explainer):
 
 
 def as_tensor(X, dtype, device):
-    """A tensor copy of the validated array ``X`` with the module's dtype."""
-    return torch.as_tensor(np.ascontiguousarray(X), dtype=dtype, device=device)
+    """A tensor copy of the validated array ``X`` with the module's dtype.
+
+    A read-only ``X`` (a loky memmap, a DataFrame's values) is copied first:
+    torch warns on arrays it cannot write.
+    """
+    X = np.require(X, requirements=["C", "W"])
+    return torch.as_tensor(X, dtype=dtype, device=device)
 
 
 def to_numpy(tensor):
