@@ -217,7 +217,9 @@ def positive_cmap(cmap):
     from matplotlib.colors import ListedColormap
 
     base = mpl.colormaps[cmap] if isinstance(cmap, str) else cmap
-    return ListedColormap(base(np.linspace(0.5, 1.0, 128)), name=f"{base.name}_pos")
+    colours = base(np.linspace(0.5, 1.0, 128))
+    colours[0, :3] = 1.0  # zero is white, not the diverging map's light grey
+    return ListedColormap(colours, name=f"{base.name}_pos")
 
 
 def is_nonnegative(maps, *, tol=1e-12):
