@@ -197,3 +197,20 @@ def test_read_only_input_gives_no_torch_warning():
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().endswith("ok")
+
+
+@pytest.mark.parametrize("n_steps", [2, 5, 50])
+def test_integrated_gradients_trapezoid_factor_against_captum(n_steps):
+    """Check the documented relation to captum's trapezoid rule: the same points,
+    weights summing to one here and to (n - 1) / n in captum (its step sizes
+    1 / n halved at both ends, printed by captum 0.8 for n = 5:
+    [0.1, 0.2, 0.2, 0.2, 0.1])."""
+    from skxai.saliency._gradient import _path_weights
+
+    alphas, weights = _path_weights("riemann_trapezoid", n_steps)
+    captum = np.full(n_steps, 1.0 / n_steps)
+    captum[[0, -1]] /= 2
+    np.testing.assert_allclose(alphas, np.linspace(0, 1, n_steps))
+    assert weights.sum() == pytest.approx(1.0)
+    assert captum.sum() == pytest.approx((n_steps - 1) / n_steps)
+    np.testing.assert_allclose(captum, weights * (n_steps - 1) / n_steps)

@@ -216,7 +216,13 @@ class IntegratedGradients(ExplainerMixin, BaseExplainer):
             'riemann_middle', 'riemann_trapezoid'}, default='gausslegendre'
         Quadrature of the path integral. Gauss-Legendre is exact for
         polynomials of degree ``2 * n_steps - 1`` along the path; the trapezoid
-        rule needs ``n_steps >= 2``.
+        rule needs ``n_steps >= 2``. Its ``n_steps`` points ``0, 1/(n-1), ...,
+        1`` are weighted ``1 / (n - 1)``, halved at both ends, and the weights
+        sum to one (exact for a linear path). Captum's ``riemann_trapezoid``
+        takes the same points but weights them ``1 / n``, halved at the ends,
+        summing to ``(n - 1) / n``: its attributions are these times
+        ``(n - 1) / n`` (0.98 for ``n_steps=50``), and its completeness gap
+        stays ``f(x) - f(baseline)`` times ``1 / n`` even for a linear model.
     baseline : {'zeros', 'mean'}, float or array-like, default='zeros'
         Start of the path: all zeros, the mean of the reference set given to
         :meth:`fit`, a constant, or an array of the sample shape.
