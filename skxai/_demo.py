@@ -490,11 +490,15 @@ def _cem_report(report, mode, expl, display, n, max_iter):
     name = mode.upper()
     missing = []
     if (~found).any():
-        missing.append(f"no {name} within {max_iter} iterations for {(~found).sum()}")
+        missing.append(
+            f"no {name} within {max_iter} iterations for {(~found).sum()} of {n} "
+            "images"
+        )
     if empty.any():
         missing.append(
-            f"{empty.sum()} PPs are empty: the CNN already gives the class to a "
-            "blank image, so nothing of the image is needed to keep it"
+            f"{empty.sum()} of the {name}s found are empty: the CNN already gives "
+            "the class to a blank image, so nothing of the image is needed to "
+            "keep it"
         )
     report.finding(
         f"CEM pertinent {'negatives' if mode == 'pn' else 'positives'} (CNN)",
