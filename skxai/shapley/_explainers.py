@@ -73,7 +73,7 @@ class _ShapleyMixin:
                 )
             eye = np.eye(layout.n_units, dtype=bool)
             features = layout.units_to_features(eye)
-            if layout.groups is not None:  # ungrouped features are no player
+            if layout.groups is not None:  # features in no group are no player
                 index = layout.unit_index()
                 features &= index[None, :] >= 0
             return features
@@ -223,20 +223,30 @@ class _ShapleyMixin:
         return covered | ~players.any(axis=0)
 
     def _ends(self, X, targets):
-        """``(v(N), v(empty))`` of shape (n, t): f(x) and the background's mean."""
+        """``(v(N), v(empty))`` of shape (n, t): f(x) and the background's mean.
+
+        With features in no player (groups leaving columns out), ``v(empty)``
+        is the mean score of the background rows with those features taken
+        from the sample.
+        """
         scores = self.adapter_.scores(
             self.layout_.to_model(X), self.response_method_, batch_size=self.batch_size
         )
         full = np.take_along_axis(scores, targets, axis=1)
-        empty = self.expected_value_[targets]
-        return full, empty
+        if not self._fixed_features().any():
+            return full, self.expected_value_[targets]
+        # features in no player keep the sample's values, in v(empty) too
+        none = np.zeros((1, self.n_players_), dtype=bool)
+        return full, self._worths(X, targets, none)[:, 0]
+
+    def _fixed_features(self):
+        """Features in no player: they always keep the sample's values."""
+        return ~self.player_features_.any(axis=0)
 
     def _result(self, X, targets, values, full, empty, extra=None):
-        """Maps over features (a player's value spread evenly) and the extras."""
+        """Maps over features (each feature has its player's value) and extras."""
         n, t = targets.shape
-        counts = self.player_features_.sum(axis=1)
-        spread = self.player_features_ / np.maximum(counts, 1)[:, None]
-        maps = values @ spread  # (n, t, n_features)
+        maps = values @ self.player_features_.astype(values.dtype)
         residual = values.sum(axis=2) - (full - empty)
         result = {
             "maps": maps.reshape(n, t, *self.input_shape_),
@@ -305,6 +315,8 @@ class ShapleyValues(_ShapleyMixin, ExplainerMixin, BaseExplainer):
     groups : array-like or dict, default=None
         Tables only: a group label per column, or a dict ``name -> columns``;
         each group is one player (e.g. the one-hot columns of a category).
+        Columns in no group are no player: they keep the sample's values, in
+        ``base_values`` too.
     image_shape : tuple of int, default=None
         ``(height, width)`` or ``(height, width, channels)`` of flat inputs that
         are images; ``None`` for tables and N-D inputs.
@@ -400,7 +412,8 @@ default='predicted'
     The orders of a sample are seeded by ``random_state`` and the sample's
     values, so a sample gets the same values whatever its position,
     ``n_jobs`` or ``batch_size``. ``explain(X).values`` holds one value per
-    player; ``maps`` spreads a player's value evenly over its features.
+    player (they add up as above); in ``maps`` every feature of a player
+    shows the player's value, as every pixel under an Occlusion window does.
 
     References
     ----------
@@ -561,8 +574,12 @@ default='predicted'
         for i, (_, rows, _) in enumerate(plans):
             chain[i, :, 0] = self.reference_scores_[rows[:, None], targets[i]]
         chain[:, :, n_players] = full[:, None, :]
-        if n_players > 1 and n:
-            chain[:, :, 1:n_players] = self._background_chains(X, targets, plans)
+        fixed = self._fixed_features().any()
+        if (n_players > 1 or fixed) and n:
+            inner, first = self._background_chains(X, targets, plans, fixed)
+            chain[:, :, 1:n_players] = inner
+            if fixed:
+                chain[:, :, 0] = first
         values = np.empty((n, t, n_players))
         std_error = np.zeros((n, t, n_players))
         for i, (orders, _, weights) in enumerate(plans):
@@ -573,8 +590,12 @@ default='predicted'
                 std_error[i] = per_pair.std(axis=0, ddof=1).T / np.sqrt(n_perm)
         return self._result(X, targets, values, full, empty, {"std_error": std_error})
 
-    def _background_chains(self, X, targets, plans):
-        """Worths of the inner prefixes of every order, shape (n, 2P, p - 1, t).
+    def _background_chains(self, X, targets, plans, fixed):
+        """Worths along every order against its background row.
+
+        Returns the inner prefixes' worths, shape (n, 2P, p - 1, t), and, when
+        ``fixed`` (features in no player keep the sample's values), the empty
+        prefix's worths, shape (n, 2P, t).
 
         The engine sees one virtual sample per background row used: the row
         itself, with ``x`` as its fill and, as copies, the prefixes of all the
@@ -585,13 +606,13 @@ default='predicted'
         """
         n, t = targets.shape
         n_players, n_perm = self.n_players_, self.n_permutations
-        inner = n_players - 1
-        sizes = np.arange(1, n_players)
+        sizes = np.arange(0 if fixed else 1, n_players)
+        n_chain = len(sizes)
         virtual, fills, masks, where = [], [], [], []
         for i, (orders, rows, _) in enumerate(plans):
             ranks = np.argsort(orders, axis=1)  # position of each player
-            prefixes = ranks[:, None, :] < sizes[None, :, None]  # (2P, p-1, p)
-            prefixes = prefixes.reshape(2, n_perm, inner, n_players).swapaxes(0, 1)
+            prefixes = ranks[:, None, :] < sizes[None, :, None]  # (2P, c, p)
+            prefixes = prefixes.reshape(2, n_perm, n_chain, n_players).swapaxes(0, 1)
             pair_rows = rows[:n_perm]
             used, group = np.unique(pair_rows, return_inverse=True)
             order = np.argsort(group, kind="stable")
@@ -621,13 +642,15 @@ default='predicted'
             targets=np.repeat(targets, n_used, axis=0),
             layout=self.layout_,
         )
-        scores = scores.reshape(n, n_used, n_copies // (2 * inner), 2, inner, t)
-        out = np.empty((n, 2 * n_perm, inner, t))
+        scores = scores.reshape(n, n_used, n_copies // (2 * n_chain), 2, n_chain, t)
+        out = np.empty((n, 2 * n_perm, n_chain, t))
         for i, (group, slot) in enumerate(where):
-            pair_scores = scores[i, group, slot]  # (P, 2, p - 1, t)
+            pair_scores = scores[i, group, slot]  # (P, 2, c, t)
             out[i, :n_perm] = pair_scores[:, 0]
             out[i, n_perm:] = pair_scores[:, 1]
-        return out
+        if fixed:
+            return out[:, :, 1:], out[:, :, 0]
+        return out, None
 
 
 def _inner_rows(masks):
@@ -670,7 +693,8 @@ class KernelSHAP(_ShapleyMixin, ExplainerMixin, BaseExplainer):
         ``None``: one player per pixel.
     groups : array-like or dict, default=None
         Tables only: a group label per column, or a dict ``name -> columns``;
-        each group is one player.
+        each group is one player. Columns in no group are no player: they keep
+        the sample's values, in ``base_values`` too.
     image_shape : tuple of int, default=None
         ``(height, width)`` or ``(height, width, channels)`` of flat inputs that
         are images.

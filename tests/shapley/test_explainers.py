@@ -200,9 +200,13 @@ def test_one_hot_block_equals_raw_column(categorical_frame, cls):
     raw_by_name = dict(zip(raw.player_names_, raw_values.T))
     np.testing.assert_allclose(by_name["colour"], raw_by_name["colour"], atol=1e-12)
     np.testing.assert_allclose(by_name["remainder__a"], raw_by_name["a"], atol=1e-12)
-    # the block's value is spread evenly over its three one-hot columns
-    spread = ex.maps[:, 0, :3]
-    np.testing.assert_allclose(spread * 3, np.repeat(by_name["colour"][:, None], 3, 1))
+    # each of the block's three one-hot columns shows the block's value
+    np.testing.assert_allclose(
+        ex.maps[:, 0, :3], np.repeat(by_name["colour"][:, None], 3, 1)
+    )
+    frame = ex.to_frame()
+    shown = frame[frame.feature == "colour"].value.to_numpy()
+    np.testing.assert_allclose(shown, by_name["colour"])
 
 
 def test_image_superpixels_linear():
@@ -219,7 +223,11 @@ def test_image_superpixels_linear():
     contrib = (clf.coef_[0] * (X[20:23] - X[:20].mean(0))).reshape(3, 4, 6)
     cells = contrib.reshape(3, 2, 2, 2, 3).sum(axis=(2, 4)).reshape(3, 4)
     np.testing.assert_allclose(ex.values[:, 0], cells, atol=1e-12)
-    np.testing.assert_allclose(ex.maps[:, 0].reshape(3, 24).sum(1), cells.sum(1))
+    # every pixel of a cell shows the cell's value
+    cell_maps = ex.maps[:, 0].reshape(3, 2, 2, 2, 3)
+    np.testing.assert_allclose(
+        cell_maps, np.broadcast_to(cells.reshape(3, 2, 1, 2, 1), cell_maps.shape)
+    )
     assert list(sv.player_names_) == ["r0c0", "r0c1", "r1c0", "r1c1"]
 
 
@@ -374,11 +382,9 @@ def test_torch_image_superpixels_model_untouched():
         base = net(torch.as_tensor(X[:5])).numpy().mean(axis=0)
     np.testing.assert_allclose(ex.values.sum(axis=2), full - base, atol=1e-10)
     np.testing.assert_allclose(ex.base_values, np.tile(base, (3, 1)), atol=1e-12)
-    # one cell's value is spread evenly over its 9 pixels
-    cell = ex.maps[:, :, 0, :3, :3]
-    np.testing.assert_allclose(
-        cell * 9, np.repeat(ex.values[:, :, :1], 9, 2).reshape(3, 3, 3, 3)
-    )
+    # every pixel of the first cell shows the cell's value
+    cell = ex.maps[:, :, 0, :3, :3].reshape(3, 3, 9)
+    np.testing.assert_allclose(cell, np.repeat(ex.values[:, :, :1], 9, axis=2))
 
 
 @pytest.mark.parametrize(
@@ -405,3 +411,37 @@ def test_batch_size_bounds_model_inputs(make):
     sizes.clear()
     explainer.transform(X[10:])
     assert sizes and max(sizes) <= 16
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda m: ShapleyValues(m, method="exact", target=1),
+        lambda m: ShapleyValues(m, method="permutation", n_permutations=10, target=1),
+        lambda m: ShapleyValues(
+            m, method="permutation", n_permutations=10, fill="mean", target=1
+        ),
+        lambda m: KernelSHAP(m, n_samples=6, target=1),
+    ],
+    ids=["exact", "permutation", "permutation-fill", "kernel"],
+)
+def test_features_left_out_of_groups_keep_sample_values(make):
+    """Check that ungrouped columns stay at x, in v(empty) too (efficiency)."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(30, 4)), columns=list("abcd"))
+    y = (frame.a + frame.d > 0).astype(int)
+    clf = LogisticRegression().fit(frame, y)
+    explainer = make(clf).set_params(groups={"ab": ["a", "b"], "c": ["c"]})
+    explainer.set_params(random_state=0).fit(frame[:10])
+    ex = explainer.explain(frame[10:13])
+    assert list(explainer.player_names_) == ["ab", "c"]
+    w, samples = clf.coef_[0], frame[10:13].to_numpy()
+    fill = frame[:10].to_numpy().mean(0)
+    expected_ab = (w[:2] * (samples[:, :2] - fill[:2])).sum(1)
+    np.testing.assert_allclose(ex.values[:, 0, 0], expected_ab, atol=1e-10)
+    np.testing.assert_allclose(ex.maps[:, 0, 3], 0.0)
+    full = clf.decision_function(frame[10:13])
+    np.testing.assert_allclose(
+        ex.values[:, 0].sum(1), full - ex.base_values[:, 0], atol=1e-10
+    )
+    np.testing.assert_allclose(ex.residual, 0.0, atol=1e-10)
