@@ -193,25 +193,26 @@ class _GuidedReLU(torch.autograd.Function):
     """ReLU whose backward passes only positive gradients where the output is > 0.
 
     ``inplace`` keeps the semantics of the call it stands for (``relu_``,
-    ``nn.ReLU(inplace=True)``): the input is rectified in place and returned. The
-    mask is saved apart from the output, so a later in-place change of the output
-    (``out += identity``) cannot alter the backward.
+    ``nn.ReLU(inplace=True)``): the input is rectified in place and returned.
+    The output is saved for the backward, as torch's own ReLU saves it (a later
+    in-place change of it is refused by autograd, as for torch's ReLU).
     """
 
     @staticmethod
     def forward(ctx, x, inplace):
         if inplace:
-            out = x.clamp_(min=0)
+            out = torch.relu_(x)
             ctx.mark_dirty(x)
         else:
-            out = x.clamp(min=0)
-        ctx.save_for_backward(out > 0)
+            out = torch.relu(x)
+        ctx.save_for_backward(out)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        (mask,) = ctx.saved_tensors
-        return grad.clamp(min=0).mul_(mask), None
+        (out,) = ctx.saved_tensors
+        # torch's ReLU backward (grad where out > 0), then only positive values
+        return torch.ops.aten.threshold_backward(grad, out, 0).clamp_(min=0), None
 
 
 class _DeconvReLU(torch.autograd.Function):
@@ -221,12 +222,12 @@ class _DeconvReLU(torch.autograd.Function):
     def forward(ctx, x, inplace):
         if inplace:
             ctx.mark_dirty(x)
-            return x.clamp_(min=0)
-        return x.clamp(min=0)
+            return torch.relu_(x)
+        return torch.relu(x)
 
     @staticmethod
     def backward(ctx, grad):
-        return grad.clamp(min=0), None
+        return torch.relu(grad), None
 
 
 _RULES = {"guided": _GuidedReLU, "deconvolution": _DeconvReLU}
