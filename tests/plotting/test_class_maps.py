@@ -15,7 +15,9 @@ def occlusion_all(logreg, digits):
     from skxai import Occlusion
 
     X, _ = digits
-    return Occlusion(logreg, window=(2, 2), stride=(2, 2), target="all", image_shape=(8, 8)).fit(X[:50])
+    return Occlusion(
+        logreg, window=(2, 2), stride=(2, 2), target="all", image_shape=(8, 8)
+    ).fit(X[:50])
 
 
 def test_class_maps_display_one_image(pyplot, occlusion_all, digits):

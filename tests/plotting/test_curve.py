@@ -14,7 +14,9 @@ def occlusion(logreg, digits):
     from skxai import Occlusion
 
     X, _ = digits
-    return Occlusion(logreg, window=(2, 2), stride=(2, 2), image_shape=(8, 8)).fit(X[:50])
+    return Occlusion(
+        logreg, window=(2, 2), stride=(2, 2), image_shape=(8, 8)
+    ).fit(X[:50])
 
 
 def test_curve_display_values(pyplot):

@@ -15,7 +15,9 @@ def occlusion(logreg, digits):
     from skxai import Occlusion
 
     X, _ = digits
-    return Occlusion(logreg, window=(2, 2), stride=(2, 2), image_shape=(8, 8)).fit(X[:50])
+    return Occlusion(
+        logreg, window=(2, 2), stride=(2, 2), image_shape=(8, 8)
+    ).fit(X[:50])
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +26,9 @@ def occlusion_all(logreg, digits):
     from skxai import Occlusion
 
     X, _ = digits
-    return Occlusion(logreg, window=(2, 2), stride=(2, 2), target="all", image_shape=(8, 8)).fit(X[:50])
+    return Occlusion(
+        logreg, window=(2, 2), stride=(2, 2), target="all", image_shape=(8, 8)
+    ).fit(X[:50])
 
 
 def test_saliency_display_from_explainer_equals_from_explanation(
