@@ -460,23 +460,46 @@ def kernel_plan(n_players, n_samples, rng):
         s += 1
     n_enumerated = sum(len(p) for p in pieces)
     if left_sizes and budget > 1:
-        sizes = np.asarray(left_sizes)
-        p = mass[sizes - 1] / mass[sizes - 1].sum()
-        n_draws = budget // 2
-        drawn = rng.choice(sizes, size=n_draws, p=p)
-        noise = rng.random((n_draws, n))
-        ranks = noise.argsort(axis=1).argsort(axis=1)
-        half = ranks < drawn[:, None]
-        both = np.concatenate([half, ~half])
-        keys = np.packbits(both, axis=1)
-        _, first, counts = np.unique(
-            keys, axis=0, return_index=True, return_counts=True
-        )
-        pieces.append(both[first])
-        weight_parts.append(counts * (left_mass / len(both)))
+        pair_masks, counts = _draw_pairs(n, np.asarray(left_sizes), mass, budget, rng)
+        pieces.append(np.concatenate([pair_masks, ~pair_masks]))
+        share = np.concatenate([counts, counts]) / (2 * counts.sum())
+        weight_parts.append(share * left_mass)
     if not pieces:
         return np.zeros((0, n), dtype=bool), np.zeros(0), 0
     return np.concatenate(pieces), np.concatenate(weight_parts), n_enumerated
+
+
+def _draw_pairs(n, sizes, mass, budget, rng):
+    """Distinct complementary pairs drawn until ``budget // 2`` of them.
+
+    Each draw takes a size with probability proportional to its kernel mass
+    and a uniform coalition of that size; a pair is the coalition and its
+    complement (canonically, the one without player 0). Draws repeat until
+    ``budget // 2`` distinct pairs are met (or all pairs of these sizes, or
+    50 draws per wanted pair); each pair's count of draws is its weight.
+    """
+    n_pairs = sum(comb(n, int(t)) for t in sizes) // 2
+    wanted = min(budget // 2, n_pairs)
+    p = mass[sizes - 1] / mass[sizes - 1].sum()
+    halves = np.zeros((0, n), dtype=bool)
+    while True:
+        m = max(2 * wanted, 32)
+        drawn = rng.choice(sizes, size=m, p=p)
+        ranks = rng.random((m, n)).argsort(axis=1).argsort(axis=1)
+        half = ranks < drawn[:, None]
+        half[half[:, 0]] = ~half[half[:, 0]]  # the member without player 0
+        halves = np.concatenate([halves, half])
+        keys = np.packbits(halves, axis=1)
+        _, first, inverse = np.unique(
+            keys, axis=0, return_index=True, return_inverse=True
+        )
+        if len(first) >= wanted or len(halves) >= 50 * max(wanted, 1):
+            break
+    # keep the first `wanted` distinct pairs met, with their counts
+    kept = np.sort(first)[:wanted]
+    counts = np.bincount(inverse.reshape(-1), minlength=len(first))
+    order = np.argsort(first)  # unique index of each kept pair, in draw order
+    return halves[kept], counts[order[:wanted]].astype(float)
 
 
 def _masks_of_size(n, size):
