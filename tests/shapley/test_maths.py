@@ -123,7 +123,7 @@ def test_kernel_plan_respects_budget_and_pairs():
     """Check the budget, the complement pairing and the full enumeration of sizes."""
     n, budget = 10, 400
     masks, weights, n_enum = kernel_plan(n, budget, np.random.default_rng(0))
-    assert len(masks) <= budget
+    assert len(masks) == budget  # distinct coalitions fill the budget
     assert n_enum == 2 * n + 2 * 45  # sizes 1, 9, 2, 8 enumerated
     assert np.all(weights > 0)
     sampled = {m.tobytes() for m in masks[n_enum:]}
