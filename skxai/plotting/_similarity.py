@@ -317,6 +317,10 @@ def _values(explanation, samples, k, n_least=0):
     order = np.asarray(explanation.ordered_indices)
     idx = select_samples(samples, len(scores), caller="SimilarityDisplay")
     images = np.asarray(explanation.images)
+    layout = getattr(explanation, "layout", None)
+    if getattr(layout, "kind", None) == "image" and images.ndim == 2:
+        # flat rows of images (image_shape given): the references fold alike
+        images = layout.to_display(images)
     most = np.asarray(explanation.most_similar)
     k = int(min(k, scores.shape[1], most.shape[1]))
     ref_images = most[idx, :k].reshape(len(idx), k, *images.shape[1:])

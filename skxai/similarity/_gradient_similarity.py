@@ -250,6 +250,11 @@ class GradientSimilarity(ExplainerMixin, BaseExplainer):
         ``'asym_dot'`` (``||g(r)||^2 + eps``). 0 gives the exact similarities;
         ``eps=1e-7`` reproduces alibi's values, in which the ``eps`` dominates
         for references with tiny gradients (well-learnt examples).
+    image_shape : tuple of int, default=None
+        ``(height, width)`` or ``(height, width, channels)`` of flat inputs that
+        are images, as the samples and references are shown. ``None``: a 2-D
+        ``X`` is a table, N-D samples are images ``(height, width)`` or
+        ``(channels, height, width)``.
     response_method : {'auto', 'decision_function', 'predict_proba', \
             'predict_log_proba'}, default='auto'
         Model output the loss is computed on; ``'auto'`` is the pre-softmax
@@ -350,6 +355,7 @@ class GradientSimilarity(ExplainerMixin, BaseExplainer):
         "projection_dim": [Interval(Integral, 1, None, closed="left"), None],
         "n_top": [Interval(Integral, 1, None, closed="left"), None],
         "eps": [Interval(Real, 0, None, closed="left")],
+        "image_shape": [tuple, list, None],
         "response_method": [StrOptions(set(RESPONSE_METHODS))],
         "random_state": ["random_state"],
     }
@@ -366,6 +372,7 @@ class GradientSimilarity(ExplainerMixin, BaseExplainer):
         projection_dim=None,
         n_top=None,
         eps=0.0,
+        image_shape=None,
         response_method="auto",
         batch_size=128,
         n_jobs=None,
@@ -379,6 +386,7 @@ class GradientSimilarity(ExplainerMixin, BaseExplainer):
         self.projection_dim = projection_dim
         self.n_top = n_top
         self.eps = eps
+        self.image_shape = image_shape
         self.response_method = response_method
         self.batch_size = batch_size
         self.n_jobs = n_jobs

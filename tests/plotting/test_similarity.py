@@ -17,7 +17,7 @@ def similarity(logreg, digits):
     except (ImportError, AttributeError) as exc:  # pragma: no cover
         pytest.skip(f"GradientSimilarity is not available yet: {exc}")
     X, y = digits
-    return GradientSimilarity(logreg).fit(X[:60], y[:60])
+    return GradientSimilarity(logreg, image_shape=(8, 8)).fit(X[:60], y[:60])
 
 
 def test_similarity_display_from_explainer_equals_from_explanation(
@@ -56,6 +56,24 @@ def test_similarity_display_values(pyplot, similarity, digits):
         }
         heights = [r.get_height() for r in disp.bars_[i]]
         np.testing.assert_allclose(heights, [means[c] for c in sorted(means)])
+
+
+def test_similarity_display_flat_digits_without_image_shape_stay_rows(
+    pyplot, logreg, digits
+):
+    """Check that 64 flat features are not folded into an 8x8 image unless the
+    explainer was given image_shape (no perfect-square guess, design rule 8)."""
+    pytest.importorskip("torch")
+    from skxai import GradientSimilarity
+
+    X, y = digits
+    table = GradientSimilarity(logreg).fit(X[:30], y[:30])
+    disp = SimilarityDisplay.from_explainer(table, X[40:41], k=1)
+    assert disp.im_[0, 0].get_array().shape == (1, 64)
+    image = GradientSimilarity(logreg, image_shape=(8, 8)).fit(X[:30], y[:30])
+    disp = SimilarityDisplay.from_explainer(image, X[40:41], k=1)
+    assert disp.im_[0, 0].get_array().shape == (8, 8)
+    np.testing.assert_allclose(disp.im_[0, 0].get_array(), X[40].reshape(8, 8))
 
 
 def test_similarity_display_ax_is_honoured(pyplot):
