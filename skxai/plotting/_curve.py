@@ -4,6 +4,9 @@ import numpy as np
 
 from ._base import check_matplotlib_support, ensure_fitted_explainer
 
+# numpy < 2 (the oldest numpy skxai supports, 1.26) names it trapz.
+_trapezoid = getattr(np, "trapezoid", None) or np.trapz
+
 _KINDS = ("deletion", "insertion")
 
 
@@ -98,7 +101,7 @@ class CurveDisplay:
             mean = values.mean(axis=0)
             auc = None if self.aucs is None else self.aucs.get(name)
             if auc is None:
-                auc = float(np.trapezoid(mean, x))
+                auc = float(_trapezoid(mean, x))
             method, kind = _split_name(name)
             kw = {"linestyle": "--" if kind == "insertion" else "-"}
             if method in colours:
@@ -306,7 +309,7 @@ class CurveDisplay:
                 )
                 name = f"{prefix} {kind}".strip()
                 curves[name] = values
-                aucs[name] = float(np.trapezoid(values, fractions, axis=1).mean())
+                aucs[name] = float(_trapezoid(values, fractions, axis=1).mean())
         return cls(fractions, curves, aucs=aucs).plot(
             ax=ax, band=band, line_kw=line_kw
         )

@@ -22,7 +22,8 @@ def assert_same_images(first, second):
         np.testing.assert_allclose(x, y)
     for x, y in zip(first.im_.ravel(), second.im_.ravel()):
         if x is not None:
-            assert x.get_clim() == y.get_clim()
+            # a row explained alone or in a batch may differ in the last bits
+            np.testing.assert_allclose(x.get_clim(), y.get_clim(), rtol=1e-12)
 
 
 def hide_matplotlib(monkeypatch):

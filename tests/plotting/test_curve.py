@@ -25,7 +25,7 @@ def test_curve_display_values(pyplot):
     curves = np.stack([1 - x, 1 - x**2, (1 - x) ** 2])
     disp = CurveDisplay(x, {"deletion": curves}).plot()
     np.testing.assert_allclose(disp.lines_["deletion"].get_ydata(), curves.mean(0))
-    auc = np.trapezoid(curves.mean(0), x)
+    auc = (getattr(np, "trapezoid", None) or np.trapz)(curves.mean(0), x)
     assert disp.ax_.get_legend().get_texts()[0].get_text() == (
         f"deletion (AUC {auc:.3f})"
     )
