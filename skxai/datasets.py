@@ -88,7 +88,9 @@ def load_digits_images(*, return_X_y=False, as_frame=False):
         images : ndarray of shape (1797, 8, 8)
             The same pixels as ``data``, shaped as images.
         image_shape : tuple of int
-            ``(8, 8)``: how the features of a row form an image.
+            ``(8, 8)``: how the features of a row form an image. Give it to an
+            explainer as ``image_shape``: without it, a 2-D ``X`` is a table of
+            64 features.
         feature_names : list of str
             ``pixel_<row>_<col>`` for each column of ``data``.
         target_names : ndarray of shape (10,)
@@ -217,7 +219,9 @@ def load_mnist(data_home=None, *, subset="test", return_X_y=False, download=Fals
         images : ndarray of shape (n_samples, 28, 28)
             A view of ``data`` shaped as images.
         image_shape : tuple of int
-            ``(28, 28)``.
+            ``(28, 28)``: how the features of a row form an image. Give it to
+            an explainer as ``image_shape``: without it, a 2-D ``X`` is a table
+            of 784 features.
         target_names : ndarray of shape (10,)
             The classes, 0 to 9.
         source : str
