@@ -96,6 +96,8 @@ def factory(name, *, needs_torch=True):
     """Register the decorated function as the factory of explainer ``name``."""
 
     def register(func):
+        if name in FACTORIES:
+            raise ValueError(f"two factories for {name} in tests/test_common.py")
         FACTORIES[name] = (func, needs_torch)
         return func
 
