@@ -206,6 +206,7 @@ def check_X(X, caller):
 
 
 def _check_samples(X, caller):
+    """A clear error for X (or per-sample values) without samples."""
     if len(X) == 0:
         raise ValueError(
             f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 "

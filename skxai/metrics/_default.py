@@ -3,7 +3,7 @@
 import numpy as np
 
 from ..utils._sklearn_compat import HasMethods, validate_params
-from ._common import MetricModel, explained_maps
+from ._common import MetricModel, _check_samples, explained_maps
 from ._faithfulness import _auc, _deletion, _insertion, _Memo
 
 
@@ -62,7 +62,9 @@ def default_score(explainer, X, y=None):
     if _is_similarity_explainer(explainer):
         from ._similarity import identical_class_score
 
-        return float(np.mean(identical_class_score(explainer, X, y)))
+        values = identical_class_score(explainer, X, y)
+        _check_samples(values, "default_score")
+        return float(np.mean(values))
     return float(np.mean(_insertion_minus_deletion(explainer, X, y)))
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 
 from ..utils._sklearn_compat import validate_params
-from ._common import explained_maps, is_explainer, unwrap_pipeline
+from ._common import _check_samples, explained_maps, is_explainer, unwrap_pipeline
 from ._default import _insertion_minus_deletion, _is_similarity_explainer
 from ._faithfulness import (
     deletion_score,
@@ -74,7 +74,9 @@ class _ExplanationScorer:
                 f"{type(explainer).__name__}. Score the classifier with a "
                 "scikit-learn scorer instead."
             )
-        return self._sign * float(np.mean(self.values(explainer, X, y)))
+        values = np.asarray(self.values(explainer, X, y))
+        _check_samples(values, repr(self))  # similarity tests of no sample
+        return self._sign * float(np.mean(values))
 
     def values(self, explainer, X, y=None):
         """Per-sample values of the metric (not negated)."""

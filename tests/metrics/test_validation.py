@@ -120,3 +120,18 @@ def test_metric_arguments_are_validated(coef_times_x, logreg):
     for call, param in calls:
         with pytest.raises((ValueError, TypeError), match=f"'{param}' parameter of"):
             call()
+
+
+def test_similarity_metrics_on_no_sample(digits, logreg):
+    """Check that per-sample similarity tests of no sample are empty and their
+    means (scorer, default_score) a clear error, not a NaN with warnings."""
+    from skxai import GradientSimilarity
+
+    pytest.importorskip("torch")
+    X, y = digits
+    gs = GradientSimilarity(logreg).fit(X[:30], y[:30])
+    assert metrics.identical_class_score(gs, X[:0]).shape == (0,)
+    with pytest.raises(ValueError, match="0 sample"):
+        metrics.get_scorer("identical_class")(gs, X[:0])
+    with pytest.raises(ValueError, match="0 sample"):
+        metrics.default_score(gs, X[:0])
