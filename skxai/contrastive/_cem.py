@@ -299,7 +299,8 @@ class CEM(ExplainerMixin, BaseExplainer):
     layout_ : Layout
         Features, names and groups of a sample.
     n_iter_ : ndarray of shape (n_samples,)
-        Optimiser steps run for each sample of the last :meth:`explain` call.
+        Optimiser steps run for each sample by the last :meth:`explain` call
+        (a property; :meth:`transform` and :meth:`score` explain too).
     classes_, input_shape_, image_shape_, n_features_in_, adapter_
         See :class:`~skxai.base.BaseExplainer`.
 
@@ -338,6 +339,10 @@ class CEM(ExplainerMixin, BaseExplainer):
     without progress (FISTA first anneals its step size to 0) and its search
     after ``c_patience`` ``c`` steps in a row that do not improve its best
     point; a FISTA ``c`` step whose first iterate is still zero ends at once.
+    FISTA starts every ``c`` step from zero (alibi); AdaExpGrad continues from
+    its iterate, restarting its accumulator ``lam`` and its mean: its step
+    does not change when the whole loss is scaled, so a restart from zero
+    with another ``c`` would mostly repeat the previous run.
 
     With ``polish=True`` the best point of each sample is then shrunk while it
     stays valid, with forward passes only: bisections on a soft threshold of
@@ -485,6 +490,17 @@ class CEM(ExplainerMixin, BaseExplainer):
     def _mode(self):
         return str(self.mode).lower()
 
+    @property
+    def n_iter_(self):
+        """Optimiser steps run for each sample by the last :meth:`explain` call."""
+        last = getattr(self, "_last_explain", {})
+        if "n_iter" not in last:
+            raise AttributeError(
+                f"{type(self).__name__} has no n_iter_ before explain, transform "
+                "or score is called."
+            )
+        return last["n_iter"]
+
     # -------------------------------------------------------------------- fit
     def _fit(self, X, y):
         import_optional("torch", "CEM")
@@ -501,6 +517,7 @@ class CEM(ExplainerMixin, BaseExplainer):
                 f"The 'beta' parameter of {name} is alibi's name for 'l1'; got "
                 f"beta={self.beta!r} and l1={self.l1!r}. Set only one of them."
             )
+        self._last_explain = {}
         if self.patience == "auto":
             self.patience_ = 40 if self.optimizer == "fista" else None
         else:
@@ -735,7 +752,8 @@ class CEM(ExplainerMixin, BaseExplainer):
         attrs["history"] = _history_frame(ex.history, ex._sample_labels())
         attrs["feature_names"] = np.asarray(self.layout_.feature_names, dtype=object)
         attrs["no_info"] = self.no_info_.reshape(-1).copy()
-        self.n_iter_ = attrs["n_iter"]
+        # Not a new attribute: transform must leave the estimator's __dict__ as is.
+        self._last_explain["n_iter"] = attrs["n_iter"]
         n_missing = int((~attrs["found"]).sum())
         if n_missing:
             if self.optimizer == "fista":

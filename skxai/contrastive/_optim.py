@@ -312,7 +312,9 @@ class AdaExpGrad:
     :func:`adaexpgrad_step` (the l1 and ``(l2 / 2) |x|_2^2`` terms are handled by
     the step exactly) and MAXi's output, the running mean of the iterates of the
     ``c`` step (``y_t = x_t / t + (1 - 1 / t) y_{t-1}``), is kept as
-    ``iterate``. A stalled row ends its ``c`` step at once.
+    ``iterate``. A stalled row ends its ``c`` step at once. :meth:`reset`
+    starts a new ``c`` step: the accumulator and the mean restart, the iterate
+    is kept when ``warm_start`` (else it restarts from zero).
 
     Parameters
     ----------
@@ -320,6 +322,8 @@ class AdaExpGrad:
         The starting iterate (zeros).
     learning_rate, l1, l2 : float
         ``1 / eta`` in MAXi's terms, and the penalty weights.
+    warm_start : bool, default=True
+        Whether a new ``c`` step continues from the current iterate.
     """
 
     def __init__(self, x, *, learning_rate, l1, l2, warm_start=True):
