@@ -35,6 +35,9 @@ _MAX_EXACT_PLAYERS = 20
 # method="auto" is exact when it costs at most this many model inputs per sample
 # (or no more than permutation sampling).
 _AFFORDABLE_INPUTS = 2**17
+# Masks of the permutation plan up to this size are built at once, larger ones
+# one engine sample at a time.
+_EAGER_MASK_BYTES = 2**26
 
 
 class _ShapleyMixin:
@@ -608,13 +611,13 @@ default='predicted'
         n_players, n_perm = self.n_players_, self.n_permutations
         sizes = np.arange(0 if fixed else 1, n_players)
         n_chain = len(sizes)
-        virtual, fills, masks, where = [], [], [], []
+        virtual, fills, ranks, where = [], [], [], []
         for i, (orders, rows, _) in enumerate(plans):
-            ranks = np.argsort(orders, axis=1)  # position of each player
-            prefixes = ranks[:, None, :] < sizes[None, :, None]  # (2P, c, p)
-            prefixes = prefixes.reshape(2, n_perm, n_chain, n_players).swapaxes(0, 1)
-            pair_rows = rows[:n_perm]
-            used, group = np.unique(pair_rows, return_inverse=True)
+            # ranks[o, 0, j]: position of player j in order p, [o, 1, j] in its
+            # reverse (pair o)
+            rank = np.argsort(orders, axis=1)
+            ranks.append(rank.reshape(2, n_perm, n_players).swapaxes(0, 1))
+            used, group = np.unique(rows[:n_perm], return_inverse=True)
             order = np.argsort(group, kind="stable")
             counts = np.bincount(group)
             first = np.concatenate([[0], np.cumsum(counts)[:-1]])
@@ -626,16 +629,27 @@ default='predicted'
                 pair_of[:, s] = np.where(
                     pair_of[:, s] < 0, pair_of[:, s - 1], pair_of[:, s]
                 )
-            copies = prefixes[pair_of].reshape(len(used), -1, n_players)
             virtual.append(self.reference_[used])
             fills.append(np.broadcast_to(X[i].reshape(-1), virtual[-1].shape))
-            masks.append(~self._to_features(copies))
-            where.append((group, slot))
-        n_used, n_copies = masks[0].shape[:2]
+            where.append((group, slot, pair_of))
+        n_used, n_slots = where[0][2].shape
+        n_copies = n_slots * 2 * n_chain
+
+        def masks(j):
+            # copies of virtual sample j, built on demand (memory O(copies))
+            i, g = divmod(j, n_used)
+            rank = ranks[i][where[i][2][g]]  # (slots, 2, p)
+            prefixes = rank[:, :, None, :] < sizes[None, None, :, None]
+            return ~self._to_features(prefixes.reshape(n_copies, n_players))
+
+        source = masks
+        n_virtual = n * n_used
+        if n_virtual * n_copies * X[0].size <= _EAGER_MASK_BYTES:
+            source = np.stack([masks(j) for j in range(n_virtual)])
         scores = score_perturbations(
             self.adapter_,
             np.concatenate(virtual),
-            np.concatenate(masks),
+            source,
             fill=np.concatenate(fills),
             response_method=self.response_method_,
             batch_size=self.batch_size,
@@ -644,7 +658,7 @@ default='predicted'
         )
         scores = scores.reshape(n, n_used, n_copies // (2 * n_chain), 2, n_chain, t)
         out = np.empty((n, 2 * n_perm, n_chain, t))
-        for i, (group, slot) in enumerate(where):
+        for i, (group, slot, _) in enumerate(where):
             pair_scores = scores[i, group, slot]  # (P, 2, c, t)
             out[i, :n_perm] = pair_scores[:, 0]
             out[i, n_perm:] = pair_scores[:, 1]

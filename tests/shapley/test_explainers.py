@@ -445,3 +445,15 @@ def test_features_left_out_of_groups_keep_sample_values(make):
         ex.values[:, 0].sum(1), full - ex.base_values[:, 0], atol=1e-10
     )
     np.testing.assert_allclose(ex.residual, 0.0, atol=1e-10)
+
+
+def test_permutation_masks_built_lazily_give_same_values(forest, monkeypatch):
+    """Check that masks built one engine sample at a time give the same values."""
+    from skxai.shapley import _explainers
+
+    X, _, model = forest
+    sv = ShapleyValues(model, method="permutation", n_permutations=30, random_state=0)
+    sv.fit(X[:20])
+    eager = sv.transform(X[50:53])
+    monkeypatch.setattr(_explainers, "_EAGER_MASK_BYTES", 0)
+    np.testing.assert_array_equal(sv.transform(X[50:53]), eager)
