@@ -265,9 +265,12 @@ def bench_gradient_shap(args):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run")
+    parser.add_argument(
+        "--n-samples", type=int, default=100, help="samples explained (default 100)"
+    )
     args = parser.parse_args(argv)
     args.n_background = 100
-    args.n_samples = 3 if args.quick else 100
+    args.n_samples = 3 if args.quick else args.n_samples
     args.max_evals = 500
     args.kernel_samples = (200, 2048) if not args.quick else (100, 300)
     args.n_images = 4 if args.quick else 32
