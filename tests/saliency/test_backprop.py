@@ -458,3 +458,25 @@ def test_gradient_explainers_one_forward_per_batch(X, make, n_calls):
     fixed = make(model).set_params(target=2).fit(X).explain(X)
     np.testing.assert_array_equal(fixed.predictions, predicted)
     assert (fixed.targets == 2).all()
+
+
+def test_rectified_backprop_zoo_train_mode_n_jobs(reference):
+    """Check a train-mode ResNet: eval-mode maps, n_jobs=2 equal to 1, state back.
+
+    BatchNorm must use its running statistics while explaining (the captum
+    reference is in eval mode), the threads share one eval session, and the
+    train mode, buffers and in-place flags come back afterwards.
+    """
+    model, X = zoo_case(reference, "resnet")
+    model.train()
+    flags = _relu_flags(model)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    targets = reference["targets"]
+    one = GuidedBackprop(model, target=targets).fit(X).transform(X)
+    two = GuidedBackprop(model, target=targets, n_jobs=2, batch_size=1).fit(X)
+    np.testing.assert_allclose(two.transform(X), one, rtol=1e-10, atol=1e-15)
+    expected = reference["resnet_guided"].reshape(len(X), -1)
+    np.testing.assert_allclose(
+        one, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max()
+    )
+    _assert_untouched(model, flags, state, training=True)
