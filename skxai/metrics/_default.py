@@ -25,10 +25,15 @@ def default_score(explainer, X, y=None):
 
     For saliency explainers: the insertion AUC minus the deletion AUC of the
     explained class's probability (Petsiuk et al., 2018), with one feature per
-    step, deletion to 0 and insertion into a blurred copy (the defaults of
-    :func:`~skxai.metrics.deletion_curve` and
-    :func:`~skxai.metrics.insertion_curve`). It lies in [-1, 1]. The model's
-    outputs on ``X``, on the all-zero and on the blurred images are computed once.
+    step. On images, deletion sets pixels to 0 and insertion starts from a
+    blurred copy (the defaults of :func:`~skxai.metrics.deletion_curve` and
+    :func:`~skxai.metrics.insertion_curve`). On tables (the explainer's
+    ``layout_.kind == "tabular"``), where 0 may lie far outside an unscaled
+    feature's range, a removed feature takes its mean over ``X`` (``fill="mean"``,
+    the most frequent value for a non-numeric column) and insertion starts from
+    the row of those means (``start="mean"``); ``X`` should hold several rows,
+    as the means of one row are the row itself. It lies in [-1, 1]. The model's
+    outputs on ``X`` and on the all-removed and start inputs are computed once.
     For similarity explainers: the identical-class test
     (:func:`~skxai.metrics.identical_class_score`).
 
@@ -68,6 +73,18 @@ def default_score(explainer, X, y=None):
     return float(np.mean(_insertion_minus_deletion(explainer, X, y)))
 
 
+def _default_references(explainer):
+    """``(fill, start)`` of the default deletion and insertion curves.
+
+    Images: 0 and a blurred copy. Tables: each feature's mean over the samples
+    (0 may be far outside an unscaled feature), for both.
+    """
+    layout = getattr(explainer, "layout_", None)
+    if layout is not None and layout.kind == "tabular":
+        return "mean", "mean"
+    return 0.0, "blur"
+
+
 def _insertion_minus_deletion(explainer, X, y=None):
     _, X, maps, targets = explained_maps(explainer, X, y, "default_score")
     mm = MetricModel(explainer, "default_score")
@@ -80,8 +97,9 @@ def _insertion_minus_deletion(explainer, X, y=None):
         "blur_sigma": 5.0,
         "batch_size": batch_size,
     }
-    fr, deletion = _deletion(mm, X, maps, targets, memo, proba_X, fill=0.0, **common)
+    fill, start = _default_references(explainer)
+    fr, deletion = _deletion(mm, X, maps, targets, memo, proba_X, fill=fill, **common)
     fr_i, insertion = _insertion(
-        mm, X, maps, targets, memo, proba_X, start="blur", **common
+        mm, X, maps, targets, memo, proba_X, start=start, **common
     )
     return _auc(fr_i, insertion) - _auc(fr, deletion)

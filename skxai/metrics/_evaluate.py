@@ -8,7 +8,7 @@ from sklearn.utils import Bunch
 
 from ..utils._sklearn_compat import Interval, validate_params
 from ._common import MetricModel, explained_maps, is_explainer
-from ._default import _is_similarity_explainer
+from ._default import _default_references, _is_similarity_explainer
 from ._faithfulness import (
     _aopc,
     _auc,
@@ -62,6 +62,12 @@ def evaluate(
     outputs are computed once and shared: the outputs on ``X``, on the all-fill
     and on the blurred images are shared by the explainers of the same model,
     and a deletion curve serves ``deletion``, ``morf`` and ``default`` alike.
+
+    The curves' defaults follow the explainer's layout, as in
+    :func:`default_score`: on images, deletion to 0 and insertion from a
+    blurred copy; on tables (``layout_.kind == "tabular"``), both to and from
+    each feature's mean over ``X`` (``"mean"``), as 0 may lie far outside an
+    unscaled feature. ``metric_params`` overrides them (``fill``, ``start``).
 
     Parameters
     ----------
@@ -193,10 +199,13 @@ def _evaluate_one(explainer, mm, memo, X, y, names, metric_params, batch_size):
     _, Xv, maps, targets = explained_maps(explainer, X, y, "evaluate")
     proba_X = memo.get(("proba", "X"), lambda: mm.proba(Xv, batch_size))
     cache = {}
+    default_fill, default_start = _default_references(explainer)
 
     def curve(kind, params):
         base_name = "start" if kind == "insertion" else "fill"
-        base = params.get(base_name, "blur" if kind == "insertion" else 0.0)
+        base = params.get(
+            base_name, default_start if kind == "insertion" else default_fill
+        )
         opts = {k: params.get(k, v) for k, v in _CURVE_DEFAULTS.items()}
         key = (kind, repr(base), repr(opts))
         if key not in cache:

@@ -4,7 +4,11 @@ import numpy as np
 
 from ..utils._sklearn_compat import validate_params
 from ._common import _check_samples, explained_maps, is_explainer, unwrap_pipeline
-from ._default import _insertion_minus_deletion, _is_similarity_explainer
+from ._default import (
+    _default_references,
+    _insertion_minus_deletion,
+    _is_similarity_explainer,
+)
 from ._faithfulness import (
     deletion_score,
     infidelity_error,
@@ -96,7 +100,13 @@ class _ExplanationScorer:
         if self.name == "insertion_deletion":
             return _insertion_minus_deletion(explainer, X, y)
         X, maps, targets = _maps_and_targets(explainer, X, y, repr(self))
-        return self._func(explainer, X, maps, targets, **self.kwargs)
+        kwargs = dict(self.kwargs)
+        fill, start = _default_references(explainer)
+        if self.name == "insertion":
+            kwargs.setdefault("start", start)
+        elif self.name in ("deletion", "morf", "lerf"):
+            kwargs.setdefault("fill", fill)
+        return self._func(explainer, X, maps, targets, **kwargs)
 
 
 @validate_params({"name": [str]}, prefer_skip_nested_validation=True)
@@ -119,7 +129,10 @@ def get_scorer(name, **kwargs):
         ``'sensitivity'`` (or ``'max_sensitivity'``), ``'identical_class'``.
     **kwargs : dict
         Parameters of the metric function (``n_steps``, ``fill``,
-        ``random_state``, ...).
+        ``random_state``, ...). Without ``fill`` (``start`` for insertion),
+        the curves follow the explainer's layout as :func:`default_score`
+        does: 0 and a blurred copy on images, each feature's mean over ``X``
+        on tables.
 
     Returns
     -------

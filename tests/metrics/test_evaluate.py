@@ -140,3 +140,59 @@ def test_evaluate_black_box_and_gradient_explainers(digits):
     np.testing.assert_allclose(
         start["value"], np.tile(clf.predict_proba(Xs).max(axis=1), 3)
     )
+
+
+@pytest.fixture(scope="module")
+def raw_cancer():
+    """breast_cancer unscaled (areas in the hundreds), a pipeline that scales
+    inside, and an Occlusion of it (one feature at a time)."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skxai import Occlusion
+
+    X, y = load_breast_cancer(return_X_y=True)
+    clf = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
+    occ = Occlusion(clf, fill="mean").fit(X)
+    return clf, occ, X[:8]
+
+
+def test_default_score_and_evaluate_remove_table_features_to_their_mean(raw_cancer):
+    """Check that on a tabular layout the default curves remove a feature to
+    its mean over X and insert into the row of means, not to a literal 0 far
+    outside the unscaled data."""
+    from skxai.metrics import default_score, get_scorer
+
+    clf, occ, X = raw_cancer
+    assert occ.layout_.kind == "tabular"
+    maps = occ.transform(X)
+    pred = clf.predict(X)
+    deletion = deletion_score(clf, X, maps, pred, fill="mean")
+    insertion = insertion_score(clf, X, maps, pred, start="mean")
+    expected = insertion - (1.0 - deletion)
+    assert default_score(occ, X) == pytest.approx(expected.mean(), rel=1e-10)
+    zero = insertion_score(clf, X, maps, pred, start="blur") - (
+        1.0 - deletion_score(clf, X, maps, pred, fill=0.0)
+    )
+    assert abs(zero.mean() - expected.mean()) > 1e-3
+
+    result = evaluate({"occ": occ}, X, metrics=["default", "deletion", "insertion"])
+    frame = result.frame.set_index(["metric", "sample"])["value"]
+    np.testing.assert_allclose(frame["default_score"], expected, rtol=1e-10)
+    np.testing.assert_allclose(frame["deletion_score"], deletion, rtol=1e-10)
+    np.testing.assert_allclose(frame["insertion_score"], insertion, rtol=1e-10)
+    # Every feature deleted: the row of column means, for every sample.
+    means = X.mean(axis=0, keepdims=True)
+    proba_means = clf.predict_proba(means)[0, np.searchsorted(clf.classes_, pred)]
+    curves = result.curves.query("curve == 'deletion' and fraction == 1")
+    np.testing.assert_allclose(curves["value"], proba_means, rtol=1e-10)
+    assert get_scorer("deletion")(occ, X) == pytest.approx(deletion.mean())
+    assert get_scorer("insertion")(occ, X) == pytest.approx(insertion.mean())
+    # metric_params still override the layout's default.
+    zero_fill = evaluate({"occ": occ}, X, metrics=["deletion"],
+                         metric_params={"deletion": {"fill": 0.0}})
+    np.testing.assert_allclose(
+        zero_fill.frame["value"], deletion_score(clf, X, maps, pred, fill=0.0),
+        rtol=1e-10,
+    )
