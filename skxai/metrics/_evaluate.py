@@ -6,10 +6,16 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import Bunch
 
-from ..utils._sklearn_compat import Interval, validate_params
+from ..utils._sklearn_compat import (
+    Interval,
+    validate_parameter_constraints,
+    validate_params,
+)
 from ._common import MetricModel, explained_maps, is_explainer
 from ._default import _default_references, _is_similarity_explainer
 from ._faithfulness import (
+    _CURVE_PARAMS,
+    _FILL,
     _aopc,
     _auc,
     _deletion,
@@ -34,6 +40,50 @@ _COLUMN = {
     "identical_class": "identical_class_score",
 }
 _CURVE_DEFAULTS = {"n_steps": None, "image_shape": None, "blur_sigma": 5.0}
+# What metric_params may hold for the metrics computed from evaluate's own
+# curves, and their constraints; infidelity and sensitivity go to their metric
+# functions, which check their arguments.
+_CURVE_KWARGS = {
+    "deletion": ("fill", "n_steps", "image_shape", "blur_sigma"),
+    "insertion": ("start", "n_steps", "image_shape", "blur_sigma"),
+    "morf": ("fill", "n_steps", "image_shape", "blur_sigma"),
+    "lerf": ("fill", "n_steps", "image_shape", "blur_sigma"),
+    "default": (),
+    "insertion_deletion": (),
+    "identical_class": (),
+}
+_CURVE_CONSTRAINTS = {**_CURVE_PARAMS, "fill": _FILL, "start": _FILL}
+
+
+def _check_metric_params(metric_params):
+    """``metric_params`` keyed by the metrics' short names, curve options checked.
+
+    An alias (``'neg_lerf'``) reaches its metric; an unknown option or a bad
+    value is an error rather than silently ignored.
+    """
+    checked = {}
+    for key, params in (metric_params or {}).items():
+        name = _resolve(key, "evaluate")
+        if not isinstance(params, dict):
+            raise TypeError(
+                "The 'metric_params' of evaluate map a metric to a dict of keyword "
+                f"arguments. Got {params!r} for {key!r}."
+            )
+        allowed = _CURVE_KWARGS.get(name)
+        if allowed is not None:
+            unknown = sorted(set(params) - set(allowed))
+            if unknown:
+                raise TypeError(
+                    f"evaluate got unexpected metric_params {unknown} for the "
+                    f"metric {key!r}; it takes {list(allowed)}."
+                )
+            validate_parameter_constraints(
+                {k: _CURVE_CONSTRAINTS[k] for k in params},
+                params,
+                caller_name=f"evaluate (metric {key!r})",
+            )
+        checked[name] = dict(params)
+    return checked
 
 
 @validate_params(
@@ -125,9 +175,7 @@ def evaluate(
     if isinstance(metrics, str):
         metrics = [metrics]
     names = [_resolve(m, "evaluate") for m in metrics]
-    metric_params = dict(metric_params or {})
-    for key in metric_params:
-        _resolve(key, "evaluate")
+    metric_params = _check_metric_params(metric_params)
     memos = {}
     frames, curve_frames = [], []
     for label, explainer in explainers.items():

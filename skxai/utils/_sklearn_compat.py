@@ -9,6 +9,7 @@ from sklearn.utils._param_validation import (
     HasMethods,
     Interval,
     StrOptions,
+    validate_parameter_constraints,
     validate_params,
 )
 from sklearn.utils.parallel import Parallel, delayed
@@ -23,5 +24,6 @@ __all__ = [
     "_fit_context",
     "delayed",
     "validate_data",
+    "validate_parameter_constraints",
     "validate_params",
 ]

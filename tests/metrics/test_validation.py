@@ -135,3 +135,33 @@ def test_similarity_metrics_on_no_sample(digits, logreg):
         metrics.get_scorer("identical_class")(gs, X[:0])
     with pytest.raises(ValueError, match="0 sample"):
         metrics.default_score(gs, X[:0])
+
+
+@pytest.mark.parametrize(
+    "metric_params, error, match",
+    [
+        ({"insertion": {"blur_sigma": -1}}, ValueError, "'blur_sigma' parameter"),
+        ({"deletion": {"n_steps": 0}}, ValueError, "'n_steps' parameter"),
+        ({"morf": {"nsteps": 3}}, TypeError, r"unexpected metric_params \['nsteps'\]"),
+        ({"default": {"fill": 1.0}}, TypeError, "unexpected metric_params"),
+        ({"infidelity": {"noise": 0}}, ValueError, "'noise' parameter"),
+        ({"deletion": 3}, TypeError, "dict of keyword arguments"),
+    ],
+)
+def test_evaluate_checks_metric_params(coef_times_x, metric_params, error, match):
+    """Check that evaluate's metric_params are validated, not silently ignored."""
+    explainer, X, _ = coef_times_x
+    names = list(metric_params)
+    with pytest.raises(error, match=match):
+        metrics.evaluate(
+            {"e": explainer}, X, metrics=names, metric_params=metric_params
+        )
+
+
+def test_evaluate_metric_params_of_an_alias(coef_times_x):
+    """Check that options given under an alias ('neg_lerf') reach the metric."""
+    explainer, X, _ = coef_times_x
+    params = {"neg_lerf": {"n_steps": 4}}
+    explainers = {"e": explainer}
+    result = metrics.evaluate(explainers, X, metrics=["lerf"], metric_params=params)
+    assert result.curves["fraction"].nunique() == 5
