@@ -32,6 +32,11 @@ def test_score_with_target_all_judges_the_predicted_class(coef_times_x):
     frames = metrics.evaluate(both, X, metrics=["insertion"])
     values = frames.frame.pivot(index="sample", columns="explainer", values="value")
     np.testing.assert_allclose(values["all"], values["pred"], atol=1e-12)
+    np.testing.assert_allclose(
+        metrics.max_sensitivity_error(every, X, random_state=0),
+        metrics.max_sensitivity_error(explainer, X, random_state=0),
+        atol=1e-12,
+    )
 
 
 def test_metrics_need_a_sample(coef_times_x, logreg):
