@@ -298,6 +298,9 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
         if ndim is None:
             ndim = np.asarray(X).ndim if not hasattr(X, "columns") else 2
         if ndim <= 2:
+            adapter = None if reset else getattr(self, "adapter_", None)
+            if adapter is not None:  # fitted on an ndarray, given a DataFrame
+                adapter.check_columns(X, type(self).__name__)
             dtypes = _raw_frame_dtypes(X) if reset else self._fitted_dtypes()
             if dtypes is not None:
                 X = self._validate_raw_frame(X, dtypes, reset=reset)

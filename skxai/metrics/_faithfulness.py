@@ -262,6 +262,8 @@ def _flat(X):
 
 def _prepare(model, X, maps, targets, batch_size, caller, memo, *, output="proba"):
     mm = model if isinstance(model, MetricModel) else MetricModel(model, caller)
+    # A DataFrame in another column order would be relabelled, not reordered.
+    mm.adapter.check_columns(X, caller)
     if mm.explainer is not None:
         X = explainer_input(mm.explainer, X)
     else:

@@ -475,3 +475,35 @@ def test_curves_remove_the_unit_the_layout_says(input_shape, image_shape, hot):
     expected = shaped[:1].copy()
     expected[(slice(0, 1), *hot[1:])] = -1.0
     np.testing.assert_array_equal(first, expected)
+
+
+@pytest.mark.filterwarnings("ignore:X has feature names:UserWarning")
+def test_metrics_refuse_a_frame_with_the_columns_reordered():
+    """Check that every metric, given a model or an explainer (fitted on a
+    DataFrame or an ndarray), refuses a DataFrame whose columns are the model's
+    in another order, instead of scoring relabelled (scrambled) columns."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skxai import Occlusion
+
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    clf = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
+    Xs = X.iloc[:3]
+    reordered = Xs[X.columns[::-1]]
+    maps = np.ones(Xs.shape)
+    match = "same order as they were in fit"
+    for model in (clf, Occlusion(clf).fit(X), Occlusion(clf).fit(X.to_numpy())):
+        for metric in (deletion_curve, insertion_curve, pixel_flipping_curve):
+            with pytest.raises(ValueError, match=match):
+                metric(model, reordered, maps)
+        with pytest.raises(ValueError, match=match):
+            infidelity_error(model, reordered, maps, random_state=0)
+        # The columns in the model's order pass.
+        assert deletion_curve(model, Xs, maps)[1].shape == (3, 31)
+    for explainer in (Occlusion(clf).fit(X), Occlusion(clf).fit(X.to_numpy())):
+        with pytest.raises(ValueError, match=match):
+            max_sensitivity_error(explainer, reordered, maps)
+        with pytest.raises(ValueError, match=match):
+            explainer.explain(reordered)
