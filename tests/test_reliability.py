@@ -136,6 +136,24 @@ def test_n_jobs_zero_rejected_in_fit(binary_data):
     skxai.Occlusion(clf, n_jobs=-1).fit(X)  # negative counts stay valid
 
 
+def test_n_jobs_zero_rejected_by_every_explainer():
+    """Check n_jobs=0 on every public explainer, SmoothGrad's own constraints too."""
+    torch = pytest.importorskip("torch")
+    from sklearn.base import BaseEstimator
+
+    net = torch.nn.Sequential(torch.nn.Linear(4, 3))
+    for name in skxai.__all__:
+        cls = getattr(skxai, name)
+        if not (isinstance(cls, type) and issubclass(cls, BaseEstimator)):
+            continue
+        if name == "SmoothGrad":
+            explainer = cls(skxai.Saliency(net), n_jobs=0)
+        else:
+            explainer = cls(net, n_jobs=0)
+        with pytest.raises(ValueError, match=f"'n_jobs' parameter of {name}"):
+            explainer.fit(np.zeros((6, 4), dtype=np.float32), np.arange(6) % 3)
+
+
 @pytest.mark.parametrize("window", [0, (0, 2), (2, 0)])
 def test_occlusion_window_zero_blames_window(window):
     """Check that a zero window names 'window' (before, 'stride' was blamed)."""

@@ -618,7 +618,7 @@ class SmoothGrad(ExplainerMixin, BaseExplainer):
         "noise": [Interval(Real, 0, None, closed="left")],
         "form": [StrOptions({"mean", "squared", "variance"})],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "n_jobs": [Integral, None],
+        "n_jobs": BaseExplainer._parameter_constraints["n_jobs"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
