@@ -141,7 +141,7 @@ def _timed(fn):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="2 images, 1 round")
+    parser.add_argument("--quick", action="store_true", help="1 image, 3 rounds")
     parser.add_argument("--images", type=int, default=None)
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--threads", type=int, default=2)
@@ -149,8 +149,8 @@ def main(argv=None):
         "--methods", nargs="*", default=None, help="subset of the methods to run"
     )
     args = parser.parse_args(argv)
-    n_images = args.images or (2 if args.quick else 8)
-    rounds = args.rounds or (1 if args.quick else 3)
+    n_images = args.images or (1 if args.quick else 8)
+    rounds = args.rounds or (3 if args.quick else 5)
     torch.set_num_threads(args.threads)
     print_environment("numpy", "torch", "captum", "scikit-learn")
     print(
