@@ -518,6 +518,8 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
         maps = result.pop("maps")
         shape = (n, maps.shape[1], *self.layout_.map_shape)
         images = X.reshape((n, *self.layout_.map_shape))
+        # The model output the maps are made of, so that plot() names its unit.
+        result.setdefault("response_method", resolved_response_method(self))
         return Explanation(
             maps=maps.reshape(shape),
             targets=np.asarray(self.classes_)[targets],
@@ -530,6 +532,23 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
             layout=self.layout_,
             **result,
         )
+
+
+def resolved_response_method(explainer):
+    """The model output a fitted explainer explains.
+
+    Its ``response_method_``, with ``"auto"`` resolved where the model says what
+    it is (a skorch net's ``predict_proba``: the module's output through its
+    nonlinearity); a wrapper's (``SmoothGrad``) is its inner explainer's.
+    """
+    inner = getattr(explainer, "explainer_", None)
+    if inner is not None:
+        return resolved_response_method(inner)
+    method = getattr(explainer, "response_method_", None)
+    adapter = getattr(explainer, "adapter_", None)
+    if method == "auto" and getattr(adapter, "is_skorch", False):
+        return "predict_proba"
+    return method
 
 
 def _raw_frame_dtypes(X):

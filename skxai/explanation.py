@@ -269,6 +269,7 @@ class Explanation:
             layout=self.layout,
             params=self.params,
             explainer=self.explainer,
+            response_method=getattr(self, "response_method", None),
             counts=counts,
         )
 

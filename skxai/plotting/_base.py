@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from ..base import resolved_response_method
 from ..utils._optional import import_optional
 
 _CHANNELS = (1, 3, 4)
@@ -425,20 +426,6 @@ def explanation_value_label(explanation):
         getattr(explanation, "params", None),
         getattr(explanation, "response_method", None),
     )
-
-
-def resolved_response_method(explainer):
-    """The model output a fitted explainer explains (``"auto"`` resolved where
-    the model says what it is)."""
-    inner = getattr(explainer, "explainer_", None)
-    if inner is not None:
-        return resolved_response_method(inner)
-    method = getattr(explainer, "response_method_", None)
-    adapter = getattr(explainer, "adapter_", None)
-    if method == "auto" and getattr(adapter, "is_skorch", False):
-        # skorch's predict_proba: the module's output through its nonlinearity.
-        return "predict_proba"
-    return method
 
 
 def explainer_value_label(explainer):

@@ -180,6 +180,31 @@ def test_class_maps_names_what_values_are(pyplot, tmp_path, digits, logreg):
     assert disp.left_out_ is None  # the sample was asked for
 
 
+def test_bare_explanation_plot_names_the_resolved_output(pyplot, tmp_path, digits,
+                                                         logreg):
+    """Check that explain() records the resolved response method, so that a
+    bare explain(X).plot() labels its colour bar with the model output the
+    maps are made of ('auto' is a LogisticRegression's decision function)."""
+    from skxai.saliency import Occlusion
+
+    X, _ = digits
+    occ = Occlusion(logreg, window=(4, 4), image_shape=(8, 8)).fit(X[:20])
+    expl = occ.explain(X[:2])
+    assert expl.response_method == "decision_function"
+    disp = expl.plot()
+    check_figure(disp, tmp_path / "bare.png")
+    assert [b.ax.get_ylabel() for b in disp.colorbars_] == ["logit difference"]
+    # Class averages keep it.
+    means = occ.explain(X[:4]).mean(by=[0, 0, 1, 1])
+    assert means.response_method == "decision_function"
+    occ = Occlusion(logreg, window=(4, 4), image_shape=(8, 8),
+                    response_method="predict_proba").fit(X[:20])
+    disp = occ.explain(X[:2]).plot()
+    assert [b.ax.get_ylabel() for b in disp.colorbars_] == [
+        "probability difference"
+    ]
+
+
 # --------------------------------------------------------------- saliency
 def test_saliency_figure_column_bars(pyplot, tmp_path):
     """Check per-column colour bars with labels and few, separate ticks, a
