@@ -11,12 +11,13 @@ _KINDS = ("deletion", "insertion")
 
 
 class CurveDisplay:
-    """Deletion / insertion curves: the class probability as pixels go or come.
+    """Deletion / insertion curves: the class probability as features go or come.
 
     Each curve is the probability of the explained class as the most salient
-    pixels are removed (deletion: a good map makes it fall fast) or inserted
-    (insertion: a good map makes it rise fast), against the fraction of pixels
-    changed (Petsiuk et al., 2018). The mean over samples is drawn with a band
+    pixels of an image, or features (or feature groups) of a table, are removed
+    (deletion: a good map makes it fall fast) or inserted (insertion: a good map
+    makes it rise fast), against the fraction of them changed (Petsiuk et al.,
+    2018). The mean over samples is drawn with a band
     between the 25th and 75th percentiles; the legend gives the mean area under
     the curve.
 
@@ -27,11 +28,16 @@ class CurveDisplay:
     Parameters
     ----------
     fractions : ndarray of shape (n_steps,)
-        Fraction of pixels removed or inserted at each step, from 0 to 1.
+        Fraction of pixels or features removed or inserted at each step, from 0
+        to 1.
     curves : dict of {str: ndarray of shape (n_samples, n_steps)}
         The curves, by name (e.g. ``"occlusion deletion"``).
     aucs : dict of {str: float}, default=None
         Area under each curve; the trapezoid rule over the mean curve when None.
+    unit : str, default=None
+        What the curves remove and insert, named on the x axis: ``"pixels"``,
+        ``"features"`` or ``"feature groups"``. The constructors read it from
+        the explanation's layout; None says ``"features"``.
 
     Attributes
     ----------
@@ -60,10 +66,11 @@ class CurveDisplay:
     ['deletion']
     """
 
-    def __init__(self, fractions, curves, *, aucs=None):
+    def __init__(self, fractions, curves, *, aucs=None, unit=None):
         self.fractions = fractions
         self.curves = curves
         self.aucs = aucs
+        self.unit = unit
 
     def plot(self, *, ax=None, band=True, line_kw=None):
         """Draw the curves.
@@ -115,7 +122,8 @@ class CurveDisplay:
                 self.bands_[name] = ax.fill_between(
                     x, lo, hi, color=line.get_color(), alpha=0.15, linewidth=0
                 )
-        ax.set_xlabel("fraction of pixels removed (deletion) / inserted (insertion)")
+        unit = self.unit or "features"
+        ax.set_xlabel(f"fraction of {unit} removed (deletion) / inserted (insertion)")
         ax.set_ylabel("probability of the explained class")
         ax.set_xlim(0, 1)
         ax.set_ylim(-0.02, 1.02)
@@ -133,7 +141,7 @@ class CurveDisplay:
         return self
 
     @classmethod
-    def from_frame(cls, frame, *, ax=None, band=True, line_kw=None):
+    def from_frame(cls, frame, *, unit=None, ax=None, band=True, line_kw=None):
         """Plot curves given as a tidy DataFrame.
 
         Parameters
@@ -143,6 +151,9 @@ class CurveDisplay:
             optional ``explainer`` column prefixed to it), ``sample``,
             ``fraction`` and ``value``, as :func:`skxai.metrics.evaluate` returns
             curves.
+        unit : str, default=None
+            What the curves remove and insert (``"pixels"``, ``"features"``,
+            ``"feature groups"``), for the x axis; None says ``"features"``.
         ax : matplotlib Axes, default=None
             Axes to draw on; a new figure is created when None.
         band : bool, default=True
@@ -169,7 +180,9 @@ class CurveDisplay:
                 index="sample", columns="fraction", values="value", aggfunc="mean"
             )
             curves[name] = table.reindex(columns=fractions).to_numpy()
-        return cls(fractions, curves).plot(ax=ax, band=band, line_kw=line_kw)
+        return cls(fractions, curves, unit=unit).plot(
+            ax=ax, band=band, line_kw=line_kw
+        )
 
     @classmethod
     def from_explainer(
@@ -199,7 +212,7 @@ class CurveDisplay:
 'insertion')
             Which curves to draw.
         n_steps : int, default=16
-            Number of steps from no pixel to every pixel.
+            Number of steps from none of the pixels (features) to all of them.
         ax : matplotlib Axes, default=None
             Axes to draw on; a new figure is created when None.
         band : bool, default=True
@@ -266,7 +279,7 @@ class CurveDisplay:
 'insertion')
             Which curves to draw.
         n_steps : int, default=16
-            Number of steps from no pixel to every pixel.
+            Number of steps from none of the pixels (features) to all of them.
         ax : matplotlib Axes, default=None
             Axes to draw on; a new figure is created when None.
         band : bool, default=True
@@ -295,11 +308,15 @@ class CurveDisplay:
                 model = dict.fromkeys(explanations, model)
         else:
             explanations, model = {"": explanation}, {"": model}
-        X = np.asarray(X)
-        curves, aucs = {}, {}
+        # A DataFrame goes to the metrics as it is (its column names checked).
+        shape = tuple(np.shape(X))
+        curves, aucs, units = {}, {}, []
         fractions = None
         for prefix, expl in explanations.items():
-            maps = np.asarray(expl.maps)[:, 0].reshape(X.shape)
+            units.append(
+                _unit(model[prefix], expl, shape, kwargs.get("image_shape"))
+            )
+            maps = np.asarray(expl.maps)[:, 0].reshape(shape)
             targets = None
             if expl.targets is not None:
                 targets = np.asarray(expl.targets)[:, 0]
@@ -310,9 +327,28 @@ class CurveDisplay:
                 name = f"{prefix} {kind}".strip()
                 curves[name] = values
                 aucs[name] = float(_trapezoid(values, fractions, axis=1).mean())
-        return cls(fractions, curves, aucs=aucs).plot(
+        unit = units[0] if len(set(units)) == 1 else "features"
+        return cls(fractions, curves, aucs=aucs, unit=unit).plot(
             ax=ax, band=band, line_kw=line_kw
         )
+
+
+def _unit(model, explanation, shape, image_shape):
+    """What the metrics remove on ``X`` of ``shape``: pixels, features or
+    feature groups.
+
+    The layout the metrics use: an image when ``image_shape`` is given, else the
+    explainer's ``layout_`` or the explanation's ``layout``, else a 2-D ``X`` is
+    a table (design rule 8).
+    """
+    if image_shape is not None:
+        return "pixels"
+    layout = getattr(model, "layout_", None) or getattr(explanation, "layout", None)
+    if layout is None or tuple(layout.input_shape) != tuple(shape[1:]):
+        return "features" if len(shape) == 2 else "pixels"
+    if layout.kind != "tabular":
+        return "pixels"
+    return "features" if layout.groups is None else "feature groups"
 
 
 def _split_name(name):

@@ -1,6 +1,7 @@
 """Tests of CurveDisplay."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from skxai.plotting import CurveDisplay
@@ -83,3 +84,35 @@ def test_curve_display_without_matplotlib(monkeypatch):
     hide_matplotlib(monkeypatch)
     with pytest.raises(ImportError, match=r"CurveDisplay requires matplotlib"):
         CurveDisplay([0, 1], {"a": [[1.0, 0.0]]}).plot()
+
+
+def test_curve_display_names_what_is_removed(pyplot, occlusion, digits):
+    """Check that the x axis says pixels for images, features for a table and
+    feature groups for a grouped table, read from the layout."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skxai import Occlusion
+
+    X, _ = digits
+    disp = CurveDisplay.from_explainer(occlusion, X[:2], n_steps=4)
+    assert disp.ax_.get_xlabel().startswith("fraction of pixels removed")
+    Xc, yc = load_breast_cancer(return_X_y=True, as_frame=True)
+    clf = make_pipeline(StandardScaler(), LogisticRegression()).fit(Xc, yc)
+    occ = Occlusion(clf, fill="mean").fit(Xc)
+    disp = CurveDisplay.from_explainer(occ, Xc.iloc[:3], n_steps=4)
+    assert disp.ax_.get_xlabel().startswith("fraction of features removed")
+    groups = [name.split()[0] for name in Xc.columns]  # mean / radius ... / worst
+    grouped = Occlusion(clf, fill="mean", groups=groups).fit(Xc)
+    expl = grouped.explain(Xc.iloc[:3])
+    disp = CurveDisplay.from_explanation(expl, grouped, Xc.iloc[:3], n_steps=4)
+    assert disp.ax_.get_xlabel().startswith("fraction of feature groups removed")
+    assert len(disp.lines_["deletion"].get_xdata()) == 5
+    frame_disp = CurveDisplay.from_frame(
+        pd.DataFrame({"curve": "deletion", "sample": 0, "fraction": [0.0, 1.0],
+                      "value": [0.9, 0.1]}),
+        unit="pixels",
+    )
+    assert frame_disp.ax_.get_xlabel().startswith("fraction of pixels removed")
