@@ -436,9 +436,3 @@ def gradient_maps(explainer, X, targets, *, rule=None):
             pred[start:stop] = p.cpu().numpy()
             done[start:stop] = t.cpu().numpy()
     return {"maps": grads, "_pred": pred, "_targets": done}
-
-
-def baseline_scores(forward, b):
-    """Class scores of shape (n_classes,) of one input ``b``, without grad."""
-    with torch.no_grad():
-        return check_scores(forward(b.unsqueeze(0)))[0]

@@ -449,15 +449,14 @@ class IntegratedGradients(ExplainerMixin, BaseExplainer):
     def _endpoint_scores(self, X, targets):
         """f(x) and f(baseline) of the targets, the predictions, resolved targets.
 
-        One forward pass over X in batches of ``batch_size`` (it finds the
-        predictions for targets -1, so explain needs no other) and one for the
-        baseline, shared by all samples.
+        One forward pass over the baseline and X, in batches of ``batch_size``
+        inputs (the baseline rides in the first one): it finds the predictions
+        for targets -1, so explain needs no other.
         """
         import torch
 
         from ._autograd import (
             as_tensor,
-            baseline_scores,
             check_scores,
             explaining,
             predicted_targets,
@@ -465,17 +464,23 @@ class IntegratedGradients(ExplainerMixin, BaseExplainer):
         )
 
         forward, module, device, dtype = torch_setup(self)
-        n = len(X)
+        n, step = len(X), self.batch_size
         t = torch.as_tensor(targets, dtype=torch.long, device=device)
+        b = as_tensor(self.baseline_, dtype, device).unsqueeze(0)
         with explaining(module), torch.no_grad():
-            fb = baseline_scores(forward, as_tensor(self.baseline_, dtype, device))
+            # row 0 is the baseline, row i + 1 the sample i
             scores = [
                 check_scores(
-                    forward(as_tensor(X[s : s + self.batch_size], dtype, device))
+                    forward(
+                        torch.cat([b, as_tensor(X[: step - 1], dtype, device)])
+                        if start == 0
+                        else as_tensor(X[start - 1 : start - 1 + step], dtype, device)
+                    )
                 )
-                for s in range(0, n, self.batch_size)
+                for start in range(0, n + 1, step)
             ]
-        scores = torch.cat(scores) if scores else fb.new_zeros((0, len(fb)))
+        scores = torch.cat(scores)
+        fb, scores = scores[0], scores[1:]
         pred, t = predicted_targets(scores, t)
         fx, fb, pred, t = (
             v.cpu().numpy() for v in (scores.gather(1, t), fb[t], pred, t)
