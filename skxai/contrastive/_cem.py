@@ -253,9 +253,10 @@ class CEM(ExplainerMixin, BaseExplainer):
         (with ``patience=None``, alibi's full run).
     polish : bool, default=True
         Shrink each result while it stays valid (see Notes).
-    prune_max_support : int, default=8
-        Results with at most this many nonzero features are pruned greedily
-        by the polish (see Notes); 0 disables the pruning.
+    prune_candidates : int, default=8
+        The polish prunes each result greedily, trying in each round to drop
+        each of its this many smallest nonzero features (see Notes); 0
+        disables the pruning.
     n_directions : int, default=16
         Random directions per step of the zeroth-order gradient estimate.
     response_method : {'auto', 'decision_function', 'predict_proba', \
@@ -347,10 +348,12 @@ class CEM(ExplainerMixin, BaseExplainer):
     With ``polish=True`` the best point of each sample is then shrunk while it
     stays valid, with forward passes only: bisections on a soft threshold of
     all its coordinates, on a factor towards zero, and on how many of its
-    smallest coordinates are set to zero; supports of at most
-    ``prune_max_support`` coordinates are then pruned greedily (a coordinate
+    smallest coordinates are set to zero, then on how many are set to zero
+    with the others scaled up by their smallest valid factor; the result is
+    then pruned greedily (one of its ``prune_candidates`` smallest coordinates
     set to zero, the others scaled up by the smallest valid factor) while the
-    l1 size drops and the elastic-net size stays within the best iterate's.
+    l1 size drops. The concentrating and pruning keep the elastic-net size
+    within the best iterate's.
     Every stage keeps a valid point, so the shrinking stops at the required
     margin. Finally the model is called on the returned points, all together
     and each alone: a sample is ``found`` only when both calls accept it with
@@ -409,7 +412,7 @@ class CEM(ExplainerMixin, BaseExplainer):
         ],
         "c_patience": [None, Interval(Integral, 1, None, closed="left")],
         "polish": ["boolean"],
-        "prune_max_support": [Interval(Integral, 0, None, closed="left")],
+        "prune_candidates": [Interval(Integral, 0, None, closed="left")],
         "n_directions": [Interval(Integral, 1, None, closed="left")],
         "response_method": [StrOptions(set(RESPONSE_METHODS))],
         "image_shape": [None, tuple, list],
@@ -443,7 +446,7 @@ class CEM(ExplainerMixin, BaseExplainer):
         patience="auto",
         c_patience=3,
         polish=True,
-        prune_max_support=8,
+        prune_candidates=8,
         n_directions=16,
         response_method="auto",
         target="predicted",
@@ -476,7 +479,7 @@ class CEM(ExplainerMixin, BaseExplainer):
         self.patience = patience
         self.c_patience = c_patience
         self.polish = polish
-        self.prune_max_support = prune_max_support
+        self.prune_candidates = prune_candidates
         self.n_directions = n_directions
         self.response_method = response_method
         self.target = target
@@ -553,7 +556,6 @@ class CEM(ExplainerMixin, BaseExplainer):
         groups = self.layout_.groups
         if groups is None:
             return []
-        lo, hi = self._flat_range()
         flat = X.reshape(len(X), -1)
         blocks = []
         for name, cols in zip(self.layout_.group_names, groups):
@@ -1400,7 +1402,7 @@ class _CEMRun:
         # scaled up by their smallest valid factor, stay within the size limit.
         z = self._concentrate(z, fs, limit)
 
-        # 5. Small supports: drop one coordinate and scale the others up.
+        # 5. Greedy pruning: drop one small coordinate, scale the others up.
         return self._prune(z, fs, limit)
 
     def _rescale(self, base, fs):
@@ -1448,52 +1450,39 @@ class _CEMRun:
         return out
 
     def _prune(self, z, fs, limit):
-        """Greedily drop coordinates of small supports, scaling the rest up.
+        """Greedily drop small coordinates, scaling the rest up.
 
-        For each row with at most ``prune_max_support`` nonzero coordinates and
-        each of them ``j``, the other coordinates are scaled by the smallest
-        valid factor ``s`` (bisection, clipped to the box, so ``s`` may exceed
+        Each round, for each row and each ``j`` of its ``prune_candidates``
+        smallest nonzero coordinates, the other coordinates are scaled by the
+        smallest valid factor (bisection, clipped to the box, so it may exceed
         1); the candidate of smallest ``|z|_1`` among those whose elastic-net
         size stays within ``limit`` (that of the best iterate) replaces the row
         if its ``|z|_1`` is smaller. Rounds repeat while some row improves.
         """
         import torch
 
-        m, max_support = len(z), int(self.cem.prune_max_support)
-        if m == 0 or max_support == 0:
+        m, n_try = len(z), int(self.cem.prune_candidates)
+        if m == 0 or n_try == 0:
             return z
         z = z.clone()
         active = np.ones(m, dtype=bool)
-        for _ in range(max_support):
+        while active.any():
             support = (z != 0).sum(dim=1).cpu().numpy()
-            active &= (support >= 2) & (support <= max_support)
+            active &= support >= 2
             if not active.any():
                 break
             idx = np.flatnonzero(active)
-            n_cand = int(support[idx].max())
+            n_cand = int(min(n_try, support[idx].max()))
             zi = _take(z, idx)
-            order = torch.argsort((zi != 0).to(zi.dtype), dim=1, descending=True)
-            drop = order[:, :n_cand]  # nonzero coordinates first
+            # nonzero coordinates by increasing |z|, zeros last
+            key = torch.where(zi != 0, zi.abs(), torch.full_like(zi, torch.inf))
+            drop = torch.argsort(key, dim=1, stable=True)[:, :n_cand]
             real = np.arange(n_cand)[None, :] < support[idx][:, None]
             ci, cj = np.nonzero(real)
             cand = fs.take_rows(idx[ci])
             base = _take(zi, ci).clone()
             base[torch.arange(len(ci)), drop[ci, cj]] = 0
-            nz = base != 0
-            cap = torch.where(base > 0, cand.upper, cand.lower) / torch.where(
-                nz, base, 1.0
-            )
-            s_max = torch.where(nz, cap, 0.0).amax(dim=1).cpu().numpy()
-            s_max = np.maximum(s_max, 1.0)
-
-            def path(s, base=base, cand=cand):
-                return self._feasible(base * self._tensor(np.asarray(s)[:, None]), cand)
-
-            ok_end, pred_end = self._valid(path(s_max), cand)
-            s, _ = self._bisect(
-                path, s_max, np.zeros(len(ci)), pred_end, cand, self.PRUNE_STEPS
-            )
-            trial = path(s)
+            ok_end, trial = self._rescale(base, cand)
             l1 = trial.abs().sum(dim=1).cpu().numpy().astype(float)
             size = _elastic_net(trial, self.l1, self.l2)
             l1 = np.where(ok_end & (size <= limit[idx[ci]] * (1 + 1e-9)), l1, np.inf)

@@ -362,7 +362,7 @@ def test_cem_pp_prune_only_shrinks_and_keeps_validity(digits, logreg):
         warnings.simplefilter("ignore", ConvergenceWarning)
         pruned = cem.explain(X[:n])
         alone = clone(cem).set_params(batch_size=1).fit(X).explain(X[:n])
-        plain = clone(cem).set_params(prune_max_support=0).fit(X).explain(X[:n])
+        plain = clone(cem).set_params(prune_candidates=0).fit(X).explain(X[:n])
     np.testing.assert_array_equal(pruned.found, plain.found)
     found = pruned.found
     assert found.all()
