@@ -40,12 +40,19 @@ def _hidden_tick_labels(fig):
 
 def _texts(fig):
     """Drawn, non-empty texts of a figure with their boxes in pixels."""
+    from matplotlib.table import Table
     from matplotlib.text import Text
 
     renderer = fig.canvas.get_renderer()
     hidden = _hidden_tick_labels(fig)
     out = []
-    for text in fig.findobj(Text):
+    # A table's cells hold their texts outside the artist tree findobj walks.
+    cell_texts = [
+        cell.get_text()
+        for table in fig.findobj(Table)
+        for cell in table.get_celld().values()
+    ]
+    for text in fig.findobj(Text) + cell_texts:
         if not text.get_visible() or not text.get_text().strip():
             continue
         if id(text) in hidden:
@@ -297,6 +304,33 @@ def test_similarity_figure_class_names(pyplot, tmp_path):
     assert disp.left_out_ is None
     labels = [t.get_text() for t in disp.ax_[0, -1].get_xticklabels()]
     assert labels == NAMES
+
+
+def test_similarity_figure_table_rows(pyplot, tmp_path):
+    """Check the figure of table rows: named features in small tables beside
+    the bars, no text overlapping, long class names upright."""
+    from skxai._layout import Layout
+    from skxai.similarity import SimilarityExplanation
+
+    rng = np.random.default_rng(7)
+    names = ["mean radius", "mean texture", "worst concave points", "area error",
+             "mean fractal dimension", "worst symmetry"]
+    refs = rng.normal(size=(20, 6)) * [10, 20, 0.1, 40, 0.01, 0.3]
+    order = np.array([rng.permutation(20) for _ in range(3)])
+    expl = SimilarityExplanation(
+        np.sort(rng.random((3, 20)), axis=1)[:, ::-1], ordered_indices=order,
+        most_similar=refs[order[:, :5]], least_similar=refs[order[:, ::-1][:, :5]],
+        ref_labels=np.arange(20) % 2,
+        ref_predictions=np.arange(20) % 2, images=refs[:3] * 1.1,
+        labels=np.array([0, 1, 0]), predictions=np.array([0, 1, 1]),
+        layout=Layout.from_input((6,), feature_names=names),
+    )
+    disp = SimilarityDisplay.from_explanation(
+        expl, k=3, n_least=1, class_names=["malignant", "benign"]
+    )
+    check_figure(disp, tmp_path / "tables.png",
+                 titles=["worst concave points", "malignant", "#3", "least #1"])
+    assert disp.im_ is None and len(disp.tables_) == 3
 
 
 def test_similarity_default_samples_say_how_many_left_out(pyplot, tmp_path):
