@@ -181,18 +181,19 @@ class SimilarityExplanation(Explanation):
 
         Returns
         -------
-        fig : matplotlib.figure.Figure
-            The figure.
+        display : SimilarityDisplay
+            The display, with ``figure_`` and ``ax_``, as
+            :meth:`Explanation.plot <skxai.explanation.Explanation.plot>`
+            returns.
         """
         if self.images is None or self.most_similar is None:
             raise ValueError(
                 "plot needs the samples and their most similar references."
             )
         kwargs.setdefault("bars", False)
-        display = self.display_class().from_explanation(
+        return self.display_class().from_explanation(
             self, samples=samples, k=n_shown, n_least=n_shown, ax=ax, **kwargs
         )
-        return display.figure_
 
 
 class GradientSimilarity(ExplainerMixin, BaseExplainer):

@@ -356,11 +356,23 @@ def test_gradient_similarity_pickle_and_clone(mlp_data):
 
 
 def test_gradient_similarity_plot(pyplot, digits, logreg):
-    """Check that plot shows each sample beside its similar references."""
+    """Check that plot returns the SimilarityDisplay (as Explanation.plot
+    returns its Display), each image sample beside its 2 most and 2 least
+    similar references, and rows of a table as tables."""
+    from skxai.plotting import SimilarityDisplay
+
     X, y = digits
-    gs = GradientSimilarity(logreg).fit(X[:30], y[:30])
-    fig = gs.explain(X[40:42]).plot(n_shown=2)
-    assert len(fig.axes) == 2 * 5
+    gs = GradientSimilarity(logreg, image_shape=(8, 8)).fit(X[:30], y[:30])
+    expl = gs.explain(X[40:42])
+    disp = expl.plot(n_shown=2)
+    assert isinstance(disp, SimilarityDisplay)
+    assert disp.ax_.shape == (2, 5) and len(disp.figure_.axes) == 2 * 5
+    np.testing.assert_allclose(
+        disp.im_[0, 1].get_array(), X[:30][expl.ordered_indices[0, 0]].reshape(8, 8)
+    )
+    table = GradientSimilarity(logreg).fit(X[:30], y[:30])
+    disp = table.explain(X[40:42]).plot(n_shown=2)
+    assert disp.im_ is None and len(disp.tables_) == 2
 
 
 # ------------------------------------------------------------------- errors
