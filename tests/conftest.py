@@ -28,6 +28,18 @@ def _one_blas_thread():
         yield
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Run torch on one thread for a module: its models are tiny, and on a busy
+    machine intra-op threads only wait on each other. Modules that use torch
+    ask for it with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    torch = pytest.importorskip("torch")
+    n_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n_threads)
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     """Fix numpy's and torch's global seeds for every test."""

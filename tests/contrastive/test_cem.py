@@ -10,6 +10,7 @@ from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 
 torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 from skxai.contrastive import CEM, ContrastiveExplanation  # noqa: E402
 
@@ -21,16 +22,6 @@ FAST = {
     "patience": 30,
     "image_shape": (8, 8),
 }
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """Run torch single-threaded: these problems are tiny, and on a busy machine
-    intra-op threads only wait on each other."""
-    n_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n_threads)
 
 
 @pytest.fixture(scope="module")

@@ -20,15 +20,7 @@ from skxai.metrics._common import MetricModel
 from skxai.models import check_model
 
 torch = pytest.importorskip("torch")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny models run fastest on one thread."""
-    n_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n_threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 _SKORCH = {}

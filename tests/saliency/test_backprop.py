@@ -17,6 +17,7 @@ from skxai import (
 )
 
 torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 nn = torch.nn
 F = nn.functional
 
@@ -25,15 +26,6 @@ REFERENCE = (
     Path(__file__).resolve().parents[2] / "benchmarks/data/reference_backprop.npz"
 )
 ZOO = {"resnet": lambda: zoo.resnet18(width=4), "vgg": lambda: zoo.vgg()}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny models run fastest on one thread (no OpenMP spinning on busy CPUs)."""
-    n_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n_threads)
 
 
 def _mlp():

@@ -13,6 +13,7 @@ from skxai import GradCAM, GuidedBackprop, GuidedGradCAM
 from skxai.saliency._cam import ZeroMapWarning
 
 torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 nn = torch.nn
 F = nn.functional
 
@@ -20,15 +21,6 @@ F = nn.functional
 REFERENCE = (
     Path(__file__).resolve().parents[2] / "benchmarks/data/reference_backprop.npz"
 )
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny models run fastest on one thread (no OpenMP spinning on busy CPUs)."""
-    n_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n_threads)
 
 
 def _conv_net(pool=False, in_channels=1):

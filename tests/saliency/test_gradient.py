@@ -13,19 +13,11 @@ from skxai import GuidedBackprop, IntegratedGradients, Occlusion, Saliency, Smoo
 from skxai.saliency._gradient import IG_METHODS, CompletenessWarning
 
 torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 nn = torch.nn
 
 
 # ------------------------------------------------------------------ fixtures
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny models run fastest on one thread (no OpenMP spinning on busy CPUs)."""
-    n_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n_threads)
-
-
 @pytest.fixture(scope="module")
 def small_digits(digits):
     X, y = digits
