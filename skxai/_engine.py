@@ -17,6 +17,9 @@ from sklearn.utils import check_random_state
 
 __all__ = ["sample_seeds", "score_perturbations"]
 
+# Per-sample masks are compared with the samples this many values at a time.
+_PLAN_CHUNK = 1 << 24
+
 
 def sample_seeds(X, random_state):
     """One seed per sample derived from ``random_state`` and the sample's values.
@@ -268,6 +271,17 @@ class _MaskSource:
             return changed, same
         changed = np.zeros((n, k), dtype=bool)
         same = np.zeros((n, k), dtype=bool)
+        if self.kind == "per_sample":
+            # many samples at once, about _PLAN_CHUNK mask values per step
+            step = max(1, _PLAN_CHUNK // max(1, k * self.n_features))
+            for a in range(0, n, step):
+                m = self.array[a : a + step]
+                d = differs[a : a + step, None, :]
+                hidden = ~m if m.dtype == bool else m < 1
+                changed[a : a + step] = (hidden & d).any(axis=2)
+                moved = m[:, 1:] != m[:, :-1]
+                same[a : a + step, 1:] = ~(moved & d).any(axis=2)
+            return changed, same
         for i in range(n):
             m = self.get(i)
             hidden = ~m if m.dtype == bool else m < 1
@@ -318,23 +332,15 @@ def _run(
     total = int(ends[-1]) if n_rows else 0
     n_out = None if targets is None else targets.shape[1]
     sums = None
+    plan = (row_i, row_j, starts, ends)
+    # one buffer of model inputs, rewritten for every batch
+    buffer = np.empty((min(batch_size, total), X.shape[1]), dtype=X.dtype)
     for start in range(0, total, batch_size):
         stop = min(start + batch_size, total)
         first = int(np.searchsorted(ends, start, side="right"))
         last = int(np.searchsorted(starts, stop, side="left"))
         inputs, owners = _build_batch(
-            X,
-            source,
-            fills,
-            reference,
-            row_i,
-            row_j,
-            starts,
-            ends,
-            first,
-            last,
-            start,
-            stop,
+            X, source, fills, reference, plan, (first, last, start, stop), buffer
         )
         model_input = inputs if layout is None else layout.to_model(inputs)
         with config_context(assume_finite=True):
@@ -364,42 +370,81 @@ def _run(
     return out
 
 
-def _build_batch(
-    X, source, fills, reference, row_i, row_j, starts, ends, first, last, start, stop
-):
-    """Model inputs of rows ``first:last`` clipped to ``[start, stop)``."""
+def _build_batch(X, source, fills, reference, plan, span, buffer):
+    """Model inputs of rows ``first:last`` clipped to ``[start, stop)``.
+
+    Written into ``buffer`` (reused from batch to batch, ``batch_size`` rows):
+    the samples themselves first, then the copies whose inputs all fall in the
+    batch, then the copies cut by the batch's ends. Returns the inputs (a view
+    of ``buffer``) and the row each input belongs to. ``plan`` is ``(row_i,
+    row_j, starts, ends)``, ``span`` is ``(first, last, start, stop)``.
+    """
+    row_i, row_j, starts, ends = plan
+    first, last, start, stop = span
     rows = np.arange(first, last)
-    i, j = row_i[rows], row_j[rows]
-    parts, owners = [], []
+    i, j = row_i[first:last], row_j[first:last]
     base = j < 0
-    if base.any():
-        parts.append(X[i[base]])
+    n_base = int(np.count_nonzero(base))
+    owners = []
+    if n_base:
+        buffer[:n_base] = X[i[base]]
         owners.append(rows[base])
+    pos = n_base
     pert = ~base
     if reference is None:
-        if pert.any():
-            m = source.gather(i[pert], j[pert])
-            parts.append(_perturb(X[i[pert]], m, fills[i[pert]]))
+        n_pert = len(rows) - n_base
+        if n_pert:
+            ip = i[pert]
+            fill = fills[:1] if fills.strides[0] == 0 else fills[ip]
+            out = buffer[pos : pos + n_pert]
+            _select_into(out, source.gather(ip, j[pert]), X[ip], fill)
             owners.append(rows[pert])
-        return np.concatenate(parts), np.concatenate(owners)
-    n_ref = len(reference)
+            pos += n_pert
+        return buffer[:pos], np.concatenate(owners)
+    n_ref, n_features = reference.shape
     lo = np.maximum(start, starts[rows]) - starts[rows]
     hi = np.minimum(stop, ends[rows]) - starts[rows]
     full = pert & (lo == 0) & (hi == n_ref)
-    if full.any():
+    n_full = int(np.count_nonzero(full))
+    if n_full:
         m = source.gather(i[full], j[full])
-        block = _perturb(X[i[full]][:, None], m[:, None], reference[None])
-        parts.append(block.reshape(-1, X.shape[1]))
+        block = buffer[pos : pos + n_full * n_ref].reshape(n_full, n_ref, n_features)
+        _select_into(block, m[:, None], X[i[full]][:, None], reference[None])
         owners.append(np.repeat(rows[full], n_ref))
+        pos += n_full * n_ref
     for r in np.flatnonzero(pert & ~full):
         m = source.gather(i[r : r + 1], j[r : r + 1])
-        parts.append(_perturb(X[i[r]][None], m, reference[lo[r] : hi[r]]))
-        owners.append(np.full(hi[r] - lo[r], rows[r]))
-    return np.concatenate(parts), np.concatenate(owners)
+        size = hi[r] - lo[r]
+        out = buffer[pos : pos + size]
+        _select_into(out, m, X[i[r]][None], reference[lo[r] : hi[r]])
+        owners.append(np.full(size, rows[r]))
+        pos += size
+    return buffer[:pos], np.concatenate(owners)
 
 
-def _perturb(x, m, fill):
-    """``m * x + (1 - m) * fill`` (``where`` for boolean masks or object data)."""
-    if m.dtype == bool or x.dtype == object:
-        return np.where(m, x, fill)
-    return x * m + (1 - m) * fill
+def _select_into(out, m, x, fill):
+    """``out[...] = m * x + (1 - m) * fill``, broadcasting, without temporaries.
+
+    Boolean masks select the values :func:`numpy.where` gives (``x`` where
+    ``m``, ``fill`` elsewhere). When ``x`` and ``m`` are broadcast over many
+    fill rows (one copy against every reference row), on numeric data, the
+    selection is bit by bit: two passes over ``out`` and no array of its size
+    allocated. Float masks blend in the order ``x * m + (1 - m) * fill``.
+    """
+    if (
+        m.dtype == bool
+        and out.dtype.kind in "biuf"
+        and x.dtype == fill.dtype == out.dtype
+        and 4 * max(x.size, m.size) <= out.size
+    ):
+        bits = np.dtype(f"u{out.dtype.itemsize}")
+        keep = m.astype(bits)
+        np.negative(keep, out=keep)  # all bits set where the feature is kept
+        view = out.view(bits)
+        np.bitwise_and(fill.view(bits), ~keep, out=view)
+        view |= x.view(bits) & keep
+    elif m.dtype == bool or x.dtype == object:
+        out[...] = np.where(m, x, fill)
+    else:
+        np.multiply(x, m, out=out)
+        out += (1 - m) * fill

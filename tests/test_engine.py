@@ -270,3 +270,92 @@ def test_layout_to_model_never_truncates_integer_columns():
     assert frame["rooms"].tolist() == [2.6, 3.0]
     whole = layout.to_model(np.array([[2, "a"], [3, "b"]], dtype=object))
     assert whole["rooms"].dtype == np.int64
+
+
+class RecordingModel:
+    """Row-wise exact scores; keeps a copy of every input it is given."""
+
+    def __init__(self):
+        self.inputs = []
+
+    def __call__(self, X):
+        X = np.asarray(X)
+        self.inputs.append(X.copy())
+        Z = X.astype(np.float64)
+        return np.stack([Z[:, 0] * 2.0 - Z[:, 1], np.abs(Z[:, 2]) + 1.0], axis=1)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int64])
+@pytest.mark.parametrize("with_reference", [True, False])
+@pytest.mark.parametrize("batch_size", [1, 3, 7, 40])
+def test_score_perturbations_reused_buffer_gives_exact_copies(
+    dtype, with_reference, batch_size
+):
+    """Check the reused input buffer holds exactly the copies of a naive loop.
+
+    Every batch is written into one buffer; the model must see, bit for bit,
+    the copies ``where(m, x, r)`` (signed zeros included), each batch at most
+    ``batch_size`` rows, and the scores must equal the naive loop's.
+    """
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(4, 5)).astype(dtype)
+    reference = rng.normal(size=(6, 5)).astype(dtype)
+    if dtype != np.int64:
+        X[0, 1], reference[2, 3] = -0.0, -0.0
+    X[1, 2] = reference[0, 2]  # agrees with a reference row
+    masks = rng.random((4, 9, 5)) < 0.5
+    masks[:, 3] = masks[:, 2]  # repeated copies
+    masks[:, 0] = True  # the sample itself
+    model = RecordingModel()
+    kw = {"response_method": "auto", "batch_size": batch_size}
+    if with_reference:
+        adapter = check_model(model)
+        got = score_perturbations(adapter, X, masks, reference=reference, **kw)
+        fills = reference
+    else:
+        fill = rng.normal(size=5).astype(dtype)
+        got = score_perturbations(check_model(model), X, masks, fill, **kw)
+        fills = fill[None]
+    assert max(len(batch) for batch in model.inputs) <= batch_size
+    seen = np.concatenate(model.inputs)
+    assert seen.dtype == dtype
+    expected_rows, expected_scores = [], np.empty(got.shape)
+    for i, x in enumerate(X):
+        for j, m in enumerate(masks[i]):
+            copies = np.where(m, x, fills)
+            expected_scores[i, j] = model(copies).mean(axis=0)
+            if j and not np.array_equal(m, masks[i, j - 1]):
+                expected_rows.append(copies)
+    model.inputs.clear()
+    expected_rows = np.concatenate(expected_rows + [X]).view(np.uint8)
+    seen = seen.view(np.uint8)  # compare bits: -0.0 differs from 0.0
+
+    def rows(a):
+        return {bytes(r) for r in a}
+
+    # every copy the loop builds was sent, bit for bit, and nothing else
+    assert rows(seen) <= rows(expected_rows)
+    assert rows(expected_rows) - rows(seen) <= rows(X.view(np.uint8))
+    np.testing.assert_allclose(got, expected_scores, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["bool", "float"])
+def test_per_sample_plan_in_chunks_equals_one_sample_at_a_time(monkeypatch, kind):
+    """Check per-sample masks planned many samples at a time (in chunks) give
+    the same skipped copies as the one-sample-at-a-time plan of a callable."""
+    from skxai import _engine
+
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(11, 4))
+    X[:, 1] = 0.0  # equal to the fill: hiding it changes nothing
+    masks = rng.random((11, 8, 4)) < 0.5
+    masks[:, 4] = masks[:, 3]
+    if kind == "float":
+        masks = np.where(masks, 1.0, rng.uniform(0, 0.9, masks.shape))
+    fills = np.zeros_like(X)
+    monkeypatch.setattr(_engine, "_PLAN_CHUNK", 3 * 8 * 4)  # 3 samples a step
+    chunked = _engine._MaskSource(masks, X).plan(X, fills, None)
+    looped = _engine._MaskSource(lambda i: masks[i], X).plan(X, fills, None)
+    for a, b in zip(chunked, looped):
+        np.testing.assert_array_equal(a, b)
+    assert chunked[0].any() and not chunked[0].all() and chunked[1].any()

@@ -49,6 +49,11 @@ class _ShapleyMixin:
         layout = self.layout_
         self.player_features_ = self._players(layout)
         self.n_players_ = len(self.player_features_)
+        players = self.player_features_
+        square = players.shape[0] == players.shape[1]
+        self._one_player_per_feature = square and np.array_equal(
+            players, np.eye(len(players), dtype=bool)
+        )
         if self.n_players_ < 1:
             raise ValueError(f"{name} needs at least one feature to explain.")
         self.player_names_ = self._player_names(layout)
@@ -216,10 +221,8 @@ class _ShapleyMixin:
     def _to_features(self, masks):
         """Coalitions of players ``(..., n_players)`` to feature masks."""
         players = self.player_features_
-        if players.shape[0] == players.shape[1] and np.array_equal(
-            players, np.eye(len(players), dtype=bool)
-        ):
-            return np.asarray(masks, dtype=bool)  # one player per feature
+        if self._one_player_per_feature:
+            return np.asarray(masks, dtype=bool)
         # float matmul runs on BLAS (integer matmul does not); counts stay exact
         covered = masks.astype(np.float32) @ players.astype(np.float32) > 0.5
         # features in no player are always kept
