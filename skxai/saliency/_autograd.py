@@ -339,6 +339,17 @@ def find_relus(forward, module, x, caller):
     relus : list of nn.ReLU
         The ReLU modules run by the forward.
     """
+    scripted = [
+        name or type(m).__name__
+        for name, m in module.named_modules()
+        if isinstance(m, torch.jit.ScriptModule)
+    ]
+    if scripted:
+        raise TypeError(
+            f"{caller} changes the backward pass of the relu calls of a Python "
+            f"forward, and {scripted[0]!r} is a TorchScript module, whose calls "
+            "it cannot see. Explain the original (unscripted) module."
+        )
     names = {id(m): name or type(m).__name__ for name, m in module.named_modules()}
     probe = _ActivationProbe(names)
     relus = {}

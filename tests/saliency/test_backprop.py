@@ -473,3 +473,16 @@ def test_rectified_backprop_zoo_train_mode_n_jobs(reference):
         one, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max()
     )
     _assert_untouched(model, flags, state, training=True)
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")
+@pytest.mark.filterwarnings("ignore:The forward of .* runs no torch function")
+@pytest.mark.parametrize("cls", [GuidedBackprop, Deconvolution])
+def test_rectified_backprop_rejects_torchscript(X, cls):
+    """Check a scripted module, whose relu calls no mode sees, gets a clear error."""
+    scripted = torch.jit.script(_mlp())
+    with pytest.raises(TypeError, match=f"{cls.__name__}.*TorchScript.*unscripted"):
+        cls(scripted).fit(X)
+    wrapped = nn.Sequential(scripted)
+    with pytest.raises(TypeError, match="'0' is a TorchScript module"):
+        cls(wrapped).fit(X)
