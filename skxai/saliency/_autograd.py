@@ -8,9 +8,9 @@
   threads) and by black-box scoring, so the caller's mode comes back only when
   the last one leaves.
 - :func:`forward_callbacks` runs a callback after a submodule's forward in the
-  current thread only (activation capture). One dispatching hook
-  per module is registered for as long as some thread uses it, and removed in a
-  ``finally``; other threads see no callback.
+  current thread only (activation capture). One dispatching hook per module is
+  registered for as long as some thread uses it, and removed in a ``finally``;
+  other threads see no callback.
 - :func:`input_gradients` computes the gradients of the selected class scores with
   respect to the input only (``torch.autograd.grad``): parameters' ``.grad`` are
   never touched.
