@@ -149,7 +149,7 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
     n_images = args.images or (1 if args.quick else 8)
-    rounds = args.rounds or (3 if args.quick else 5)
+    rounds = args.rounds or 3
     torch.set_num_threads(args.threads)
     print_environment("numpy", "torch", "captum", "scikit-learn")
     print(
