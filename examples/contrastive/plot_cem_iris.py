@@ -1,7 +1,7 @@
 """
-=====================================================
+======================================================
 Contrastive explanations of iris flowers (alibi's CEM)
-=====================================================
+======================================================
 
 A replay of alibi's "Contrastive Explanations Method (CEM) applied to Iris
 dataset" notebook with :class:`~skxai.contrastive.CEM`: a small neural network
