@@ -19,6 +19,9 @@ __all__ = ["sample_seeds", "score_perturbations"]
 
 # Per-sample masks are compared with the samples this many values at a time.
 _PLAN_CHUNK = 1 << 24
+# Copies of one sample are built from the sample itself (not gathered per copy)
+# when a batch holds on average at least this many copies per sample.
+_RUN = 64
 
 
 def sample_seeds(X, random_state):
@@ -318,12 +321,11 @@ def _run(
     needs_base = (src < 0).any(axis=1)
     scored = changed & (anchor == copies[None, :])
     # Rows to score, sorted by (sample, copy); copy -1 is the sample itself.
-    base_i = np.flatnonzero(needs_base)
-    pert_i, pert_j = np.nonzero(scored)
-    row_i = np.concatenate([base_i, pert_i]).astype(np.intp)
-    row_j = np.concatenate([np.full(len(base_i), -1), pert_j]).astype(np.intp)
-    order = np.lexsort((row_j, row_i))
-    row_i, row_j = row_i[order], row_j[order]
+    include = np.empty((n, k + 1), dtype=bool)
+    include[:, 0] = needs_base
+    include[:, 1:] = scored
+    row_i, row_j = np.nonzero(include)
+    row_j -= 1
     n_rows = len(row_i)
     # The sample itself is the same for every reference row: one model input.
     weight = np.where(row_j < 0, 1, n_ref)
@@ -364,9 +366,9 @@ def _run(
     row_scores = sums / weight[:, None]
     out = np.empty((n, k, n_out))
     if n and k:
-        keys = row_i * (k + 1) + row_j + 1
-        wanted = np.arange(n)[:, None] * (k + 1) + src + 1
-        out[...] = row_scores[np.searchsorted(keys, wanted)]
+        index = np.zeros((n, k + 1), dtype=np.intp)  # (sample, copy + 1) -> row
+        index[row_i, row_j + 1] = np.arange(n_rows)
+        out[...] = row_scores[np.take_along_axis(index, src + 1, axis=1)]
     return out
 
 
@@ -395,9 +397,17 @@ def _build_batch(X, source, fills, reference, plan, span, buffer):
         n_pert = len(rows) - n_base
         if n_pert:
             ip = i[pert]
-            fill = fills[:1] if fills.strides[0] == 0 else fills[ip]
             out = buffer[pos : pos + n_pert]
-            _select_into(out, source.gather(ip, j[pert]), X[ip], fill)
+            m = source.gather(ip, j[pert])
+            bounds = np.flatnonzero(ip[1:] != ip[:-1]) + 1
+            if len(bounds) < n_pert // _RUN:
+                # long runs of copies of one sample: no gathered samples or fills
+                bounds = [0, *bounds.tolist(), n_pert]
+                for a, b in zip(bounds[:-1], bounds[1:]):
+                    _select_into(out[a:b], m[a:b], X[ip[a]], fills[ip[a]])
+            else:
+                fill = fills[:1] if fills.strides[0] == 0 else fills[ip]
+                _select_into(out, m, X[ip], fill)
             owners.append(rows[pert])
             pos += n_pert
         return buffer[:pos], np.concatenate(owners)

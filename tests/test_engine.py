@@ -288,15 +288,21 @@ class RecordingModel:
 @pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int64])
 @pytest.mark.parametrize("with_reference", [True, False])
 @pytest.mark.parametrize("batch_size", [1, 3, 7, 40])
+@pytest.mark.parametrize("by_runs", [False, True])
 def test_score_perturbations_reused_buffer_gives_exact_copies(
-    dtype, with_reference, batch_size
+    monkeypatch, dtype, with_reference, batch_size, by_runs
 ):
     """Check the reused input buffer holds exactly the copies of a naive loop.
 
     Every batch is written into one buffer; the model must see, bit for bit,
     the copies ``where(m, x, r)`` (signed zeros included), each batch at most
-    ``batch_size`` rows, and the scores must equal the naive loop's.
+    ``batch_size`` rows, and the scores must equal the naive loop's; with a
+    fill, copies are built per run of one sample's copies (``by_runs``) or
+    from gathered samples and fills.
     """
+    from skxai import _engine
+
+    monkeypatch.setattr(_engine, "_RUN", 1 if by_runs else 10**9)
     rng = np.random.default_rng(5)
     X = rng.normal(size=(4, 5)).astype(dtype)
     reference = rng.normal(size=(6, 5)).astype(dtype)
@@ -313,16 +319,16 @@ def test_score_perturbations_reused_buffer_gives_exact_copies(
         got = score_perturbations(adapter, X, masks, reference=reference, **kw)
         fills = reference
     else:
-        fill = rng.normal(size=5).astype(dtype)
+        fill = rng.normal(size=(4, 5)).astype(dtype)  # one fill per sample
         got = score_perturbations(check_model(model), X, masks, fill, **kw)
-        fills = fill[None]
+        fills = fill[:, None]
     assert max(len(batch) for batch in model.inputs) <= batch_size
     seen = np.concatenate(model.inputs)
     assert seen.dtype == dtype
     expected_rows, expected_scores = [], np.empty(got.shape)
     for i, x in enumerate(X):
         for j, m in enumerate(masks[i]):
-            copies = np.where(m, x, fills)
+            copies = np.where(m, x, fills if with_reference else fills[i])
             expected_scores[i, j] = model(copies).mean(axis=0)
             if j and not np.array_equal(m, masks[i, j - 1]):
                 expected_rows.append(copies)
