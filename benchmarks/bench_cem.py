@@ -191,6 +191,7 @@ def main(argv=None):
     parser.add_argument("--no-maxi", action="store_true", help="no MAXi settings")
     parser.add_argument("--threads", type=int, default=None, help="torch threads")
     parser.add_argument("--modes", default="pn,pp", help="modes to run (pn, pp)")
+    parser.add_argument("--images", type=int, default=20, help="images explained")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -199,7 +200,7 @@ def main(argv=None):
     print(f"torch threads: {torch.get_num_threads()}, load {os.getloadavg()}")
     model = seed_cnn()
     X_all, _ = load_mnist_test()
-    X = X_all[ROWS].astype(np.float32)
+    X = X_all[ROWS].astype(np.float32)[: args.images]
     X_ref = X_all[:1000]
     alibi_settings, max_iter = dict(ALIBI), 1000
     if args.quick:

@@ -639,7 +639,7 @@ class CEM(ExplainerMixin, BaseExplainer):
                 f"The 'feature_range' of {type(self).__name__} must contain "
                 f"{what}: its values span [{flat.min():.6g}, {flat.max():.6g}] but "
                 f"the range is {_describe_range(self.feature_range_)}. Widen "
-                "'feature_range' (or leave it None to learn it in fit)."
+                "'feature_range' (or leave it None or 'fit' to learn it in fit)."
             )
 
     def _no_info_values(self, X):
