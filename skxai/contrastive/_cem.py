@@ -118,7 +118,8 @@ class ContrastiveExplanation(Explanation):
             ``original`` (the sample's value), ``delta`` and ``value`` (the
             feature in ``x + delta`` for a PN, in the PP itself for a PP).
         """
-        delta = np.asarray(self.delta, dtype=np.float64).reshape(len(self.found), -1)
+        delta = np.asarray(self.delta, dtype=np.float64)
+        delta = delta.reshape(len(delta), int(np.prod(delta.shape[1:])))
         images = getattr(self, "images", None)
         x = np.asarray(images, dtype=np.float64).reshape(delta.shape)
         names = getattr(self, "feature_names", None)
@@ -741,6 +742,15 @@ class CEM(ExplainerMixin, BaseExplainer):
         self._check_in_range(self._validate_X(X, reset=False))
         ex = super().explain(X, y)
         n = len(ex.maps)
+        if n == 0:  # the base class returns before any chunk is explained
+            empty = self._explain_chunk(
+                np.empty((0, *self.input_shape_)),
+                np.empty((0, 1), dtype=np.intp),
+                np.empty(0, dtype=np.int64),
+            )
+            for key, value in empty.items():
+                if not hasattr(ex, key):
+                    setattr(ex, key, value)
         shape = tuple(self.image_shape_)
         attrs = {k: v for k, v in vars(ex).items() if not k.startswith("_")}
         attrs["delta"] = np.asarray(ex.delta).reshape((n, *shape))
@@ -839,7 +849,7 @@ class CEM(ExplainerMixin, BaseExplainer):
 
     def _explain_chunk(self, X, targets, seeds):
         n = len(X)
-        flat = X.reshape(n, -1).astype(np.float64)
+        flat = X.reshape(n, self.n_features_in_).astype(np.float64)
         result = {
             "maps": np.full((n, 1, *self.input_shape_), np.nan),
             "delta": np.full((n, *self.input_shape_), np.nan),

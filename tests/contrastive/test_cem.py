@@ -155,6 +155,9 @@ def test_cem_savepoints_are_iterates_at_run_iterations(digits, logreg):
     assert not np.allclose(ex.savepoints[first][0], ex.savepoints[keys[1]][0])
     best = ex.best_savepoints[last][ex.n_iter >= last]
     assert np.isfinite(best).all()
+    empty = cem.explain(X[:0])
+    assert empty.delta.shape == (0, 8, 8) and not empty.savepoints
+    assert empty.to_frame().empty and len(cem.n_iter_) == 0
 
 
 def test_cem_not_found_with_one_iteration(digits, logreg):
