@@ -515,6 +515,13 @@ class CEM(ExplainerMixin, BaseExplainer):
                 "('predicted', 'true', a class or a sequence); got 'all'. Explain "
                 "each class with its own CEM instead."
             )
+        if getattr(self.layout_, "dtypes", None) is not None:
+            raise ValueError(
+                f"{name} moves feature values continuously and needs numeric X; the "
+                "DataFrame has non-numeric columns. One-hot encode them first, "
+                "explain the model on the encoded columns, and pass the encoded "
+                "columns of each feature as groups= so they move as a whole."
+            )
         self.l1_ = float(self.l1 if self.beta is None else self.beta)
         if self.beta is not None and self.l1 != 0.1 and self.l1 != self.beta:
             raise ValueError(

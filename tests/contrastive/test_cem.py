@@ -668,3 +668,20 @@ def test_cem_bad_new_params(digits, logreg, params, match):
     X, _ = digits
     with pytest.raises(ValueError, match=match):
         CEM(logreg, **params).fit(X)
+
+
+def test_cem_refuses_a_raw_table_with_text_columns():
+    """Check a DataFrame with a text column is refused with the fix (groups=)."""
+    from sklearn.compose import make_column_transformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"c": rng.choice(["a", "b"], 60), "v": rng.normal(size=60)})
+    model = make_pipeline(
+        make_column_transformer((OneHotEncoder(), ["c"]), remainder="passthrough"),
+        LogisticRegression(),
+    ).fit(X, X["c"] == "a")
+    with pytest.raises(ValueError, match="needs numeric X.*groups="):
+        CEM(model).fit(X)
