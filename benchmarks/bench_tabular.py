@@ -12,8 +12,10 @@ scaled ``LogisticRegression`` (``make_pipeline(StandardScaler(), ...)``).
   the positive class's ``predict_proba`` of the same rows; the script prints
   milliseconds per sample, the speed-up, and the largest difference.
 - Global view: ``Explanation.importance()`` (mean absolute attribution per
-  feature) next to ``sklearn.inspection.permutation_importance`` (5 repeats):
-  time and Spearman rank correlation of the two orderings.
+  feature) next to ``sklearn.inspection.permutation_importance`` (5 repeats,
+  ``scoring="neg_log_loss"``: a probability score, as the explained output;
+  accuracy barely moves on a few well-classified rows and gives all-zero
+  importances): time and Spearman rank correlation of the two orderings.
 - Memory: the traced peak of Occlusion for several ``batch_size`` values.
 
 Run it in the benchmark environment (captum installed)::
@@ -54,6 +56,7 @@ from skxai.saliency import Occlusion  # noqa: E402
 
 SEED = 0
 N_REFERENCE = 100
+PERMUTATION = {"n_repeats": 5, "random_state": SEED, "scoring": "neg_log_loss"}
 
 
 def _captum():
@@ -180,14 +183,12 @@ def main(argv=None):
             ranks = importance.reindex([f"x{i}" for i in range(X.shape[1])])
             t_perm = timeit(
                 lambda model=model: permutation_importance(
-                    model, X_eval, y_eval, n_repeats=5, random_state=SEED
+                    model, X_eval, y_eval, **PERMUTATION
                 ),
                 repeat=1,
                 warmup=0,
             ).best
-            perm = permutation_importance(
-                model, X_eval, y_eval, n_repeats=5, random_state=SEED
-            )
+            perm = permutation_importance(model, X_eval, y_eval, **PERMUTATION)
             rho = spearmanr(ranks.to_numpy(), perm.importances_mean).statistic
             print(
                 f"{label}: importance() {t_imp:.2f}s, permutation_importance "
