@@ -20,6 +20,7 @@ turns samples into explanations in :meth:`~ExplainerMixin.transform` and
 
 import copy
 import sys
+import threading
 import time
 from numbers import Integral
 
@@ -502,8 +503,10 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
         if prefer is None and getattr(self, "adapter_", None) is not None:
             prefer = "threads" if self.adapter_.kind == "torch" else None
         parallel = Parallel(n_jobs=self.n_jobs, prefer=prefer, return_as="generator")
-        results = parallel(
-            delayed(self._explain_chunk)(X[s], targets[s], seeds[s]) for s in slices
+        results = run_tasks(
+            parallel,
+            self._explain_chunk,
+            [(X[s], targets[s], seeds[s]) for s in slices],
         )
         results = list(_progress(results, len(slices), self.verbose, type(self)))
         return {
@@ -631,6 +634,56 @@ def _progress(iterable, total, verbose, cls):
         sys.stderr.flush()
         yield item
     sys.stderr.write("\n")
+
+
+class _TaskGuard:
+    """Counts the tasks of one fan-out running in this process.
+
+    joblib returns a task's error while the tasks of other threads still run on
+    the model (in eval mode, with hooks or swapped parameters): after an error
+    the caller waits until none runs, and tasks not started yet do nothing.
+    Copied to another process (loky, dask), a guard is a fresh one there: the
+    model is a copy there too.
+    """
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._running = 0
+        self._stopped = False
+
+    def __reduce__(self):
+        return (_TaskGuard, ())
+
+    def call(self, fn, *args):
+        with self._cond:
+            if self._stopped:
+                return None
+            self._running += 1
+        try:
+            return fn(*args)
+        finally:
+            with self._cond:
+                self._running -= 1
+                self._cond.notify_all()
+
+    def stop_and_wait(self):
+        with self._cond:
+            self._stopped = True
+            self._cond.wait_for(lambda: self._running == 0)
+
+
+def run_tasks(parallel, fn, arg_tuples):
+    """Yield ``fn(*args)`` for each of ``arg_tuples`` as ``parallel`` computes them.
+
+    On an error no task is left running on the model when it reaches the caller.
+    """
+    guard = _TaskGuard()
+    results = parallel(delayed(guard.call)(fn, *args) for args in arg_tuples)
+    try:
+        yield from results
+    except Exception:
+        guard.stop_and_wait()
+        raise
 
 
 __all__ = ["RESPONSE_METHODS", "BaseExplainer", "ExplainerMixin"]

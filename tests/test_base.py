@@ -1,6 +1,7 @@
 """Tests of skxai.base: the estimator API every explainer inherits."""
 
 import pickle
+import time
 
 import numpy as np
 import pandas as pd
@@ -264,3 +265,31 @@ def test_base_zero_samples(digits, logreg):
     X, _ = digits
     exp = CoefTimesInput(logreg, target="all").fit(X)
     assert exp.transform(X[:0]).shape == (0, 640)
+
+
+class _SlowOrFailing(CoefTimesInput):
+    """Threads; the chunk holding a sample of value -1 fails at once, the others
+    take a while, and ``running`` counts the chunks in flight."""
+
+    _parallel_prefer = "threads"
+    running = []
+
+    def _explain_chunk(self, X, targets, seeds):
+        if (X == -1).any():
+            raise RuntimeError("the model failed")
+        self.running.append(1)
+        time.sleep(0.2)
+        self.running.pop()
+        return super()._explain_chunk(X, targets, seeds)
+
+
+def test_base_error_under_n_jobs_waits_for_running_tasks(digits, logreg):
+    """Check that an error from one thread reaches the caller only once no other
+    thread still runs on the model (which may hold it in eval mode, hooked)."""
+    X, _ = digits
+    X = X[:8].copy()
+    X[0] = -1
+    exp = _SlowOrFailing(logreg, n_jobs=2, batch_size=2).fit(X[1:])
+    with pytest.raises(RuntimeError, match="the model failed"):
+        exp.transform(X)
+    assert _SlowOrFailing.running == []

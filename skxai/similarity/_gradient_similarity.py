@@ -7,9 +7,15 @@ import pandas as pd
 from sklearn.utils import check_random_state, gen_even_slices
 from sklearn.utils.validation import check_is_fitted
 
-from ..base import RESPONSE_METHODS, BaseExplainer, ExplainerMixin, _progress
+from ..base import (
+    RESPONSE_METHODS,
+    BaseExplainer,
+    ExplainerMixin,
+    _progress,
+    run_tasks,
+)
 from ..explanation import Explanation
-from ..utils._sklearn_compat import Interval, Parallel, StrOptions, delayed
+from ..utils._sklearn_compat import Interval, Parallel, StrOptions
 
 # alibi's names are aliases of ours.
 _SIMILARITIES = {
@@ -515,8 +521,10 @@ class GradientSimilarity(ExplainerMixin, BaseExplainer):
         parallel = Parallel(
             n_jobs=self.n_jobs, prefer=self._parallel_prefer, return_as="generator"
         )
-        results = parallel(
-            delayed(fn)(X[s], None if y_idx is None else y_idx[s]) for s in slices
+        results = run_tasks(
+            parallel,
+            fn,
+            [(X[s], None if y_idx is None else y_idx[s]) for s in slices],
         )
         results = _progress(results, len(slices), self.verbose, type(self))
         return (slices, results) if lazy else list(results)
