@@ -36,7 +36,7 @@ from sklearn.utils.validation import (
 
 from ._layout import Layout
 from .explanation import Explanation
-from .models._adapters import RESPONSE_METHODS, check_model
+from .models._adapters import RESPONSE_METHODS, check_model, positive_strides
 from .utils._sklearn_compat import (
     Interval,
     Parallel,
@@ -317,7 +317,7 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
             if reset:
                 self.input_shape_ = (X.shape[1],)
                 self._set_layout(dtypes)
-            return X
+            return X if dtypes is not None else positive_strides(X)
         X = check_array(
             X,
             allow_nd=True,
@@ -338,7 +338,7 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
                 f"{type(self).__name__} was fitted on samples of shape "
                 f"{tuple(self.input_shape_)}."
             )
-        return X
+        return positive_strides(X)
 
     def _set_layout(self, dtypes):
         """Set ``layout_`` (and ``image_shape_``) from the fitted input shape."""

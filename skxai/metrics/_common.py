@@ -4,7 +4,7 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 
 from ..base import explainer_input
-from ..models._adapters import ModelAdapter, check_model
+from ..models._adapters import ModelAdapter, check_model, positive_strides
 
 # Constraints of the arguments every metric takes (scikit-learn's
 # validate_params); maps and targets may be an Explanation, checked by
@@ -202,7 +202,7 @@ def check_X(X, caller):
     _check_samples(X, caller)
     if not np.all(np.isfinite(X)):
         raise ValueError(f"Input X contains NaN or infinity ({caller}).")
-    return X
+    return positive_strides(X)
 
 
 def _check_samples(X, caller):

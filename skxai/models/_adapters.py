@@ -33,6 +33,20 @@ _NO_GRADIENT_HINT = (
 )
 
 
+def torch_ready(X):
+    """``X`` as ``torch.as_tensor`` takes it: C-contiguous, writable (a loky memmap
+    or a DataFrame's values is copied; torch warns on read-only arrays) and without
+    a negative stride (torch refuses them; numpy calls a reversed one-row slice
+    contiguous)."""
+    return positive_strides(np.require(X, requirements=["C", "W"]))
+
+
+def positive_strides(X):
+    """``X``, copied if it has a negative stride (``X[::-1]``): its slices,
+    even one row, must reach torch."""
+    return X.copy() if any(s < 0 for s in X.strides) else X
+
+
 def _binary_to_two_columns(scores):
     """Turn a 1-D binary decision ``d`` into the two class scores ``[-d, d]``."""
     scores = np.asarray(scores, dtype=np.float64)
@@ -211,8 +225,8 @@ class SklearnAdapter(ModelAdapter):
         outs = []
         with torch.no_grad():
             for start in range(0, n, step):
-                xb = torch.as_tensor(  # torch refuses negative strides, read-only
-                    np.require(X[start : start + step], requirements=["C", "W"]),
+                xb = torch.as_tensor(
+                    torch_ready(X[start : start + step]),
                     dtype=torch.float64,
                 )
                 outs.append(module(xb).numpy().astype(np.float64))
@@ -719,8 +733,8 @@ class TorchAdapter(ModelAdapter):
         outs = []
         with torch.no_grad(), eval_mode(module):
             for start in range(0, n, step):
-                xb = torch.as_tensor(  # torch refuses negative strides, read-only
-                    np.require(X[start : start + step], requirements=["C", "W"]),
+                xb = torch.as_tensor(
+                    torch_ready(X[start : start + step]),
                     dtype=dtype,
                     device=device,
                 )

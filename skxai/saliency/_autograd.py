@@ -28,7 +28,7 @@ import threading
 import numpy as np
 import torch
 
-from ..models._adapters import _module_dtype, eval_mode
+from ..models._adapters import _module_dtype, eval_mode, torch_ready
 
 _LOCK = threading.Lock()
 _LOCAL = threading.local()
@@ -50,8 +50,7 @@ def as_tensor(X, dtype, device):
     A read-only ``X`` (a loky memmap, a DataFrame's values) is copied first:
     torch warns on arrays it cannot write.
     """
-    X = np.require(X, requirements=["C", "W"])
-    return torch.as_tensor(X, dtype=dtype, device=device)
+    return torch.as_tensor(torch_ready(X), dtype=dtype, device=device)
 
 
 def to_numpy(tensor):

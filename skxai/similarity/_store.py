@@ -43,7 +43,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..models._adapters import eval_mode
+from ..models._adapters import eval_mode, torch_ready
 
 # Hooks registered by one thread ignore forwards run by another (n_jobs threads).
 _SUPPORTED = "nn.Linear and nn.Conv2d (groups=1, zero padding)"
@@ -308,10 +308,7 @@ def collect(
 
 def to_tensor(X, dtype, device):
     """``X`` as a tensor (a copy when read-only, e.g. a DataFrame's values)."""
-    X = np.ascontiguousarray(X)
-    if not X.flags.writeable:
-        X = X.copy()
-    return torch.as_tensor(X, dtype=dtype, device=device)
+    return torch.as_tensor(torch_ready(X), dtype=dtype, device=device)
 
 
 def _collect(plans, forward, module, X, target, loss, caller, dtype, device, numpy):

@@ -493,6 +493,34 @@ def test_sklearn_mlp_negative_strides_and_batch_size(digits, mlp):
     )
 
 
+@pytest.mark.parametrize("n", [1, 3])
+def test_reversed_arrays_reach_torch(digits, mlp, n):
+    """Check that X[::-1] (and its one-row slices, which numpy calls contiguous
+    but torch refuses) is fitted and explained like its copy, on a torch module
+    and an MLPClassifier, by gradient and black-box explainers and metrics."""
+    torch = pytest.importorskip("torch")
+    from skxai import CEM, GradientSimilarity, Occlusion, Saliency
+    from skxai.metrics import deletion_score
+
+    X, y = digits
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(64, 10)).double()
+    Xr, yr = X[:n][::-1], y[:n][::-1]
+    Xc = np.ascontiguousarray(Xr)
+    for model in (net, mlp):
+        for make in (
+            lambda: Saliency(model),
+            lambda: Occlusion(model, window=8, image_shape=(8, 8)),
+            lambda: GradientSimilarity(model),
+            lambda: CEM(model, max_iter=2, c_steps=1, random_state=0),
+        ):
+            got = make().fit(Xr, yr).transform(Xr)
+            np.testing.assert_allclose(got, make().fit(Xc, yr.copy()).transform(Xc))
+        np.testing.assert_allclose(
+            deletion_score(model, Xr, Xr), deletion_score(model, Xc, Xc)
+        )
+
+
 def test_skorch_module_with_several_outputs_uses_the_first():
     """Check that a skorch net whose module returns several outputs is explained
     through the first, as skorch's predict_proba does, softmax bypassed."""
