@@ -273,6 +273,13 @@ class Explanation:
             counts=counts,
         )
 
+    def _check_samples_to_plot(self):
+        if len(self) == 0:
+            raise ValueError(
+                f"{type(self).__name__}.plot needs at least one sample; this "
+                "explanation has none (the X explained was empty)."
+            )
+
     def plot(self, *, samples=None, ax=None, **kwargs):
         """Plot the explanation with its Display (needs matplotlib).
 
@@ -299,6 +306,7 @@ class Explanation:
         display : Display
             The display, with ``figure_`` and ``ax_``.
         """
+        self._check_samples_to_plot()
         if type(self)._display == Explanation._display and self._is_tabular():
             plotting = import_module("skxai.plotting")
             if np.ndim(samples) == 0 and (samples is not None or len(self) == 1):

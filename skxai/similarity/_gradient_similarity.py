@@ -192,6 +192,7 @@ class SimilarityExplanation(Explanation):
             :meth:`Explanation.plot <skxai.explanation.Explanation.plot>`
             returns.
         """
+        self._check_samples_to_plot()
         if self.images is None or self.most_similar is None:
             raise ValueError(
                 "plot needs the samples and their most similar references."

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import skxai
 from skxai.explanation import Explanation
@@ -95,3 +96,26 @@ def test_contrastive_explanation_plot_uses_its_display(pyplot):
     disp = expl.plot()
     assert isinstance(disp, ContrastiveDisplay)
     assert disp.status_ == ["found", "not found"]
+
+
+def test_plot_of_an_empty_explanation_is_a_clear_error(pyplot):
+    """Check that plotting an explanation of no sample says so, for images,
+    tables and similarity explanations, instead of a reshape error."""
+    from sklearn.linear_model import LogisticRegression
+
+    from skxai import Occlusion
+    from skxai.similarity import SimilarityExplanation
+
+    X = np.random.default_rng(0).random((20, 16))
+    clf = LogisticRegression().fit(X, np.arange(20) % 2)
+    empties = [
+        Occlusion(clf, window=(2, 2), image_shape=(4, 4)).fit(X).explain(X[:0]),
+        Occlusion(clf).fit(X).explain(X[:0]),
+        SimilarityExplanation(
+            np.zeros((0, 3)), ordered_indices=np.zeros((0, 3), dtype=int),
+            most_similar=np.zeros((0, 3), dtype=int), images=np.zeros((0, 4, 4)),
+        ),
+    ]
+    for expl in empties:
+        with pytest.raises(ValueError, match="needs at least one sample"):
+            expl.plot()
