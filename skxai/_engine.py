@@ -111,7 +111,9 @@ def score_perturbations(
     sample itself and takes the sample's score, scored once; one equal to the
     previous copy of the same sample takes that copy's score. The samples and
     the fills are assumed finite (validated by the caller), so the model's own
-    finiteness check is skipped.
+    finiteness check is skipped. The copies of every batch are written into
+    one array of ``batch_size`` rows, reused from batch to batch: a model that
+    keeps its input after returning must copy it.
     """
     X = np.asarray(X)
     if X.ndim != 2:
