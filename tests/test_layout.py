@@ -136,20 +136,8 @@ def test_explainers_and_frames_put_values_on_the_right_pixel(input_shape):
     """
     from skxai.saliency import RISE, Occlusion
 
-    image_shape = {48: (4, 4, 3), 30: (3, 5, 2)}.get(input_shape[0])
+    X, image_shape, position, (i, j) = _hot_pixel_case(input_shape)
     shape = input_shape if image_shape is None else image_shape
-    x = np.zeros(shape)
-    if len(shape) == 2:
-        index, (i, j) = (shape[0] - 1, shape[1] // 2), (shape[0] - 1, shape[1] // 2)
-    elif image_shape is None:  # channels first
-        i, j = shape[1] - 1, shape[2] // 2
-        index = (shape[0] - 1, i, j)
-    else:  # channels last
-        i, j = shape[0] - 1, shape[1] // 2
-        index = (i, j, shape[2] - 1)
-    x[index] = 1.0
-    position = int(np.ravel_multi_index(index, shape))
-    X = np.random.default_rng(0).uniform(0.5, 1.0, size=(3, *input_shape))
     model = _one_value_model(position)
     kw = {"image_shape": image_shape, "target": 0}
     occ = Occlusion(model, window=1, **kw).fit(X)
@@ -210,3 +198,101 @@ def test_explainers_and_frames_put_values_on_the_right_feature(width):
     assert (sal.argmax(axis=1) == k).all()
     out = rise.set_output(transform="pandas").transform(X)
     assert list(out.columns) == columns
+
+
+def _hot_pixel_case(input_shape):
+    """Samples, image_shape and the (row, col) of the one value the model reads."""
+    image_shape = {48: (4, 4, 3), 30: (3, 5, 2)}.get(input_shape[0])
+    shape = input_shape if image_shape is None else image_shape
+    if len(shape) == 2:
+        i, j = shape[0] - 1, shape[1] // 2
+        index = (i, j)
+    elif image_shape is None:  # channels first
+        i, j = shape[1] - 1, shape[2] // 2
+        index = (shape[0] - 1, i, j)
+    else:  # channels last
+        i, j = shape[0] - 1, shape[1] // 2
+        index = (i, j, shape[2] - 1)
+    position = int(np.ravel_multi_index(index, shape))
+    X = np.random.default_rng(0).uniform(0.5, 1.0, size=(3, *input_shape))
+    return X, image_shape, position, (i, j)
+
+
+@pytest.mark.parametrize("input_shape", IMAGE_SHAPES + [(48,), (30,)])
+def test_displays_and_metrics_put_values_on_the_right_pixel(input_shape):
+    """Check Displays draw the map's value on its pixel and metrics remove it first.
+
+    Channels-first N-D samples (``(1, 4, 4)``, ``(4, 4, 3)``: 4 channels) and
+    channels-last flat images (``(3, 5, 2)``: 2 channels) are drawn by the
+    layout, never by a guess from the sizes of the axes.
+    """
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from skxai.metrics import deletion_curve
+    from skxai.plotting import ClassMapsDisplay
+    from skxai.saliency import Occlusion
+
+    X, image_shape, position, (i, j) = _hot_pixel_case(input_shape)
+    model = _one_value_model(position)
+    occ = Occlusion(model, window=1, image_shape=image_shape, target="all").fit(X)
+    hw = occ.layout_.image_hw
+    expl = occ.explain(X)
+    for disp in (
+        expl.plot(samples=[0]),
+        ClassMapsDisplay.from_explanation(expl, sample=0),
+    ):
+        images = [im.get_array() for a in np.ravel(disp.ax_) for im in a.get_images()]
+        assert images and all(np.shape(im)[:2] == hw for im in images)
+        maps = [np.asarray(im) for im in images if np.ndim(im) == 2]
+        hot = [m for m in maps if np.abs(m).max() > 0 and np.ptp(m) > 0.6]
+        assert hot, "no map drawn"
+        for m in hot:
+            assert np.unravel_index(np.abs(m).argmax(), m.shape) == (i, j)
+        plt.close(disp.figure_)
+    # SimilarityDisplay: a reference whose hot value is raised far above the
+    # others shows its brightest pixel there.
+    from skxai.plotting import SimilarityDisplay
+    from skxai.similarity import SimilarityExplanation
+
+    refs = X.copy()
+    refs.reshape(3, -1)[:, position] += 10.0
+    sim = SimilarityExplanation(
+        np.ones((3, 3)),
+        ordered_indices=np.tile(np.arange(3), (3, 1)),
+        most_similar=refs[None].repeat(3, axis=0),
+        images=X,
+        layout=occ.layout_,
+    )
+    disp = SimilarityDisplay.from_explanation(sim, samples=[0], k=1)
+    drawn = [im.get_array() for im in disp.ax_[0, 1].get_images()]
+    sample = [im.get_array() for im in disp.ax_[0, 0].get_images()]
+    assert np.shape(drawn[0])[:2] == hw and np.shape(sample[0])[:2] == hw
+    bright = np.asarray(drawn[0], dtype=float)
+    if bright.ndim == 3:
+        bright = bright.sum(axis=-1)
+    assert np.unravel_index(bright.argmax(), hw) == (i, j)
+    plt.close(disp.figure_)
+    # ContrastiveDisplay: a PN adding to the hot value only is drawn there,
+    # as are its savepoints.
+    from skxai.contrastive import ContrastiveExplanation
+
+    delta = np.zeros_like(X)
+    delta.reshape(3, -1)[:, position] = 5.0
+    cem = ContrastiveExplanation(
+        maps=delta[:, None], delta=delta, found=np.ones(3, dtype=bool),
+        images=X, layout=occ.layout_, original_class=np.zeros(3),
+        new_class=np.ones(3), params={"mode": "pn"}, savepoints={1: delta},
+    )
+    disp = cem.plot(samples=[0])
+    for axis in disp.ax_[0, 1:3]:
+        drawn = np.asarray(axis.get_images()[0].get_array(), dtype=float)
+        assert drawn.shape[:2] == hw
+        if drawn.ndim == 3:
+            drawn = drawn.sum(axis=-1)
+        assert np.unravel_index(drawn.argmax(), hw) == (i, j)
+    plt.close(disp.figure_)
+    # The deletion curve removes the hot pixel first: score 0 after one step.
+    maps = expl.maps[:, 0]
+    _, curves = deletion_curve(model, X, maps, [0, 0, 0], image_shape=image_shape)
+    np.testing.assert_allclose(curves[:, 1], 0.5)

@@ -63,6 +63,41 @@ def to_map(attribution):
     return attribution.sum(axis=axis)
 
 
+def layout_images(layout, arrays, *, maps=False):
+    """Images (or maps) of an image layout as drawn, read from the layout.
+
+    ``arrays`` holds samples in the layout's map shape (or flat) after any
+    leading axes. Returns ``(..., height, width)``, or ``(..., height, width,
+    3 | 4)`` for colour images: channels-first samples get their channels
+    last, one channel is squeezed, other channel counts are averaged to grey;
+    maps have their channels summed (signed). Nothing is guessed from the
+    sizes of the axes (design rule 8). Without an image layout, ``arrays`` is
+    returned as it is.
+    """
+    if arrays is None or getattr(layout, "kind", None) != "image":
+        return arrays
+    arrays = np.asarray(arrays)
+    if arrays.dtype == object:
+        return arrays
+    height, width, channels = layout.height, layout.width, layout.channels or 1
+    n_values = height * width * channels
+    for shape in (tuple(layout.map_shape), tuple(layout.input_shape), (n_values,)):
+        if arrays.ndim >= len(shape) and arrays.shape[-len(shape) :] == shape:
+            lead = arrays.shape[: -len(shape)]
+            break
+    else:
+        return arrays
+    if layout.channels_first:
+        images = np.moveaxis(arrays.reshape(*lead, channels, height, width), -3, -1)
+    else:
+        images = arrays.reshape(*lead, height, width, channels)
+    if maps:
+        return images.sum(axis=-1)
+    if channels in (3, 4):
+        return images
+    return images.mean(axis=-1)
+
+
 def symmetric_limit(maps):
     """The largest absolute finite value of ``maps`` (1.0 when all are zero)."""
     maps = np.asarray(maps, dtype=np.float64)

@@ -12,6 +12,7 @@ from ._base import (
     ensure_fitted_explainer,
     explanation_value_label,
     is_zero_map,
+    layout_images,
     left_out_note,
     make_axes,
     mark_zero_map,
@@ -296,6 +297,9 @@ class ClassMapsDisplay:
         check_matplotlib_support("ClassMapsDisplay")
         values = _values(explanation, sample, by, diagonal, class_names)
         n_left_out = values.pop("n_left_out")
+        layout = getattr(explanation, "layout", None)
+        values["maps"] = layout_images(layout, values["maps"], maps=True)
+        values["images"] = layout_images(layout, values["images"])
         if value_label is None:
             value_label = explanation_value_label(explanation)
         disp = cls(**values, class_names=class_names, value_label=value_label)

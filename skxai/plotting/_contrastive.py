@@ -8,6 +8,7 @@ from ._base import (
     clear_ticks,
     ensure_fitted_explainer,
     is_zero_map,
+    layout_images,
     left_out_note,
     make_axes,
     mark_zero_map,
@@ -268,16 +269,21 @@ default=None
         delta = np.asarray(explanation.delta)
         idx = select_samples(samples, len(delta), caller="ContrastiveDisplay")
         n_total = len(delta) if samples is None else len(idx)
-        images = np.asarray(explanation.images)[idx]
+        # drawn as the layout says (channels-first images get channels last)
+        layout = getattr(explanation, "layout", None)
+        images = layout_images(layout, np.asarray(explanation.images)[idx])
         savepoints = getattr(explanation, "savepoints", None)
         if savepoints:
             savepoints = {
-                int(it): np.asarray(value).reshape(len(delta), -1)[idx]
+                int(it): layout_images(
+                    layout, np.asarray(value).reshape(len(delta), -1)[idx]
+                ).reshape(len(idx), -1)
                 for it, value in savepoints.items()
             }
+        deltas = delta.reshape(len(delta), -1)[idx]
         disp = cls(
             images,
-            delta.reshape(len(delta), -1)[idx].reshape(images.shape),
+            layout_images(layout, deltas).reshape(images.shape),
             mode=explanation.params.get("mode", "pn"),
             original_class=_take(getattr(explanation, "original_class", None), idx),
             new_class=_take(getattr(explanation, "new_class", None), idx),

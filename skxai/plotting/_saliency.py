@@ -12,6 +12,7 @@ from ._base import (
     explanation_value_label,
     is_nonnegative,
     is_zero_map,
+    layout_images,
     left_out_note,
     make_axes,
     mark_zero_map,
@@ -351,6 +352,14 @@ class SaliencyDisplay:
             scale = "shared" if scale is None else scale
             overlay = (n_targets == 1) if overlay is None else overlay
         n_left_out = values.pop("n_left_out")
+        first = (
+            next(iter(explanation.values()))
+            if isinstance(explanation, dict)
+            else explanation
+        )
+        layout = getattr(first, "layout", None)
+        values["maps"] = layout_images(layout, values["maps"], maps=True)
+        values["images"] = layout_images(layout, values["images"])
         disp = cls(**values, class_names=class_names)
         disp.plot(
             ax=ax,

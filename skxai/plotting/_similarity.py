@@ -8,6 +8,7 @@ from ._base import (
     class_name,
     clear_ticks,
     ensure_fitted_explainer,
+    layout_images,
     left_out_note,
     make_axes,
     select_samples,
@@ -513,13 +514,13 @@ def _values(explanation, samples, k, n_least=0):
     idx = select_samples(samples, len(scores), caller="SimilarityDisplay")
     images = np.asarray(explanation.images)
     layout = getattr(explanation, "layout", None)
-    if getattr(layout, "kind", None) == "image" and images.ndim == 2:
-        # flat rows of images (image_shape given): the references fold alike
-        images = layout.to_display(images)
+    # images drawn as the layout says (channels-first or flat rows folded);
+    # the references fold alike
+    images = layout_images(layout, images)
     feature_names = None
     if getattr(layout, "kind", None) == "tabular":
         feature_names = list(layout.feature_names)  # drawn as tables
-    most = np.asarray(explanation.most_similar)
+    most = layout_images(layout, np.asarray(explanation.most_similar))
     k = int(min(k, scores.shape[1], most.shape[1]))
     ref_images = most[idx, :k].reshape(len(idx), k, *images.shape[1:])
     shown = order[idx, :k]
@@ -527,7 +528,7 @@ def _values(explanation, samples, k, n_least=0):
     titles = [f"most similar {j + 1}" for j in range(k)]
     least = getattr(explanation, "least_similar", None)
     if n_least and least is not None:
-        least = np.asarray(least)
+        least = layout_images(layout, np.asarray(least))
         n_least = int(min(n_least, least.shape[1], scores.shape[1]))
         ref_images = np.concatenate(
             [ref_images,
