@@ -379,7 +379,7 @@ _SCORE_NAMES = {
 }
 _GRADIENT_EXPLAINERS = {
     "Saliency", "IntegratedGradients", "SmoothGrad", "GuidedBackprop",
-    "Deconvolution", "GradCAM", "GuidedGradCAM",
+    "Deconvolution", "GradCAM", "GuidedGradCAM", "GradientSHAP",
 }
 
 
@@ -451,6 +451,10 @@ def value_label(name, params=None, response_method=None):
         return f"Grad-CAM of {score}"
     if name == "GuidedGradCAM":
         return f"guided Grad-CAM of {score}"
+    if name in ("ShapleyValues", "KernelSHAP"):
+        return f"Shapley value ({score} difference)"
+    if name == "GradientSHAP":
+        return f"expected gradients ({score} difference)"
     return "attribution"
 
 

@@ -10,7 +10,12 @@ and one sample's attributions adding up from the base value
 
 import numpy as np
 
-from ._base import check_matplotlib_support, ensure_fitted_explainer, select_samples
+from ._base import (
+    check_matplotlib_support,
+    ensure_fitted_explainer,
+    explanation_value_label,
+    select_samples,
+)
 
 # The explained class differs between samples (e.g. target="predicted").
 _EACH = object()
@@ -195,6 +200,10 @@ class ImportanceDisplay:
         Their names.
     title : str, default=None
         Title of the axes.
+    value_label : str, default=None
+        What the attributions are, with their unit (e.g. ``"logit
+        difference"``), on the attribution axis; ``"attribution"`` when None.
+        :meth:`from_explanation` names it from the explainer.
 
     Attributes
     ----------
@@ -225,10 +234,11 @@ class ImportanceDisplay:
     ['b', 'c', 'a']
     """
 
-    def __init__(self, importances, feature_names, *, title=None):
+    def __init__(self, importances, feature_names, *, title=None, value_label=None):
         self.importances = importances
         self.feature_names = feature_names
         self.title = title
+        self.value_label = value_label
 
     def plot(self, *, ax=None, max_display=10, bar_kw=None):
         """Draw the bars.
@@ -269,7 +279,7 @@ class ImportanceDisplay:
         self.note_ = _more_note(ax, n_hidden, bottom)
         ax.set_ylim(bottom - 0.6 if n_hidden else bottom + 0.4, 0.6)
         ax.set_xlim(0, max(float(importances.max(initial=0.0)), 1e-300) * 1.18)
-        ax.set_xlabel("mean |attribution|")
+        ax.set_xlabel(f"mean |{self.value_label or 'attribution'}|")
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
         if self.title:
@@ -315,7 +325,10 @@ class ImportanceDisplay:
             np.zeros(values.shape[1])
         )
         title = _target_title(label, getattr(explanation, "explainer", None))
-        return cls(importances, names, title=title or None).plot(
+        value_label = explanation_value_label(explanation)
+        return cls(
+            importances, names, title=title or None, value_label=value_label
+        ).plot(
             ax=ax, max_display=max_display, bar_kw=bar_kw
         )
 
@@ -427,6 +440,10 @@ class BeeswarmDisplay:
         The samples' feature values, for the colours; all grey when None.
     title : str, default=None
         Title of the axes.
+    value_label : str, default=None
+        What the attributions are, with their unit (e.g. ``"logit
+        difference"``), on the attribution axis; ``"attribution"`` when None.
+        :meth:`from_explanation` names it from the explainer.
 
     Attributes
     ----------
@@ -460,11 +477,14 @@ class BeeswarmDisplay:
     'feature value (low->high)'
     """
 
-    def __init__(self, values, feature_names, *, data=None, title=None):
+    def __init__(
+        self, values, feature_names, *, data=None, title=None, value_label=None
+    ):
         self.values = values
         self.feature_names = feature_names
         self.data = data
         self.title = title
+        self.value_label = value_label
 
     def plot(self, *, ax=None, max_display=20, cmap="coolwarm", scatter_kw=None):
         """Draw the dots.
@@ -537,7 +557,7 @@ class BeeswarmDisplay:
         bottom = ticks[-1] - 1 if len(ticks) else -1
         self.note_ = _more_note(ax, n_hidden, bottom)
         ax.set_ylim(bottom - 0.6 if n_hidden else bottom + 0.4, 0.6)
-        ax.set_xlabel("attribution")
+        ax.set_xlabel(self.value_label or "attribution")
         for side in ("top", "right", "left"):
             ax.spines[side].set_visible(False)
         ax.tick_params(axis="y", length=0)
@@ -598,7 +618,10 @@ class BeeswarmDisplay:
             explanation, target, "BeeswarmDisplay", samples
         )
         title = _target_title(label, getattr(explanation, "explainer", None))
-        return cls(values, names, data=data, title=title or None).plot(
+        value_label = explanation_value_label(explanation)
+        return cls(
+            values, names, data=data, title=title or None, value_label=value_label
+        ).plot(
             ax=ax, max_display=max_display, cmap=cmap, scatter_kw=scatter_kw
         )
 
@@ -694,6 +717,10 @@ class WaterfallDisplay:
         attributions, not an output of the model).
     title : str, default=None
         Title of the axes.
+    value_label : str, default=None
+        What the attributions are, with their unit (e.g. ``"logit
+        difference"``), on the attribution axis; ``"attribution"`` when None.
+        :meth:`from_explanation` names it from the explainer.
 
     Attributes
     ----------
@@ -723,12 +750,13 @@ class WaterfallDisplay:
     """
 
     def __init__(self, values, feature_names, *, data=None, base_value=None,
-                 title=None):
+                 title=None, value_label=None):
         self.values = values
         self.feature_names = feature_names
         self.data = data
         self.base_value = base_value
         self.title = title
+        self.value_label = value_label
 
     def plot(self, *, ax=None, max_display=10, bar_kw=None):
         """Draw the bars.
@@ -806,7 +834,7 @@ class WaterfallDisplay:
         ax.set_xlim(lo - pad, hi + pad)
         # A free row on top holds the legend of the two lines.
         ax.set_ylim(-0.6, len(widths) + 0.8)
-        ax.set_xlabel("attribution (cumulative)")
+        ax.set_xlabel(f"{self.value_label or 'attribution'} (cumulative)")
         ax.legend(loc="upper center", ncol=2, fontsize="small", frameon=False,
                   borderaxespad=0.2)
         for side in ("top", "right"):
@@ -868,6 +896,7 @@ class WaterfallDisplay:
             data=None if data is None else data[sample],
             base_value=_base_value(explanation, sample, target),
             title=title,
+            value_label=explanation_value_label(explanation),
         ).plot(ax=ax, max_display=max_display, bar_kw=bar_kw)
 
     @classmethod

@@ -84,7 +84,8 @@ def test_importance_display_bars_are_mean_abs_sorted(pyplot, cancer, tmp_path):
     assert _labels(disp.ax_.get_yticklabels()) == list(X.columns[order])
     assert disp.note_.get_text() == "20 more features not shown"
     assert disp.ax_.get_title() == "Occlusion, class 1"
-    assert disp.ax_.get_xlabel() == "mean |attribution|"
+    # an Explanation made by hand does not say which model output it holds
+    assert disp.ax_.get_xlabel() == "mean |model score difference|"
     assert_readable(disp, tmp_path / "importance.png")
 
 
@@ -295,3 +296,26 @@ def test_beeswarm_title_says_when_classes_differ(pyplot, cancer):
     assert disp.ax_.get_title() == "Occlusion, each sample's explained class"
     disp = BeeswarmDisplay.from_explanation(expl, samples=[1, 3])
     assert disp.ax_.get_title() == "Occlusion, class 1"
+
+
+def test_tabular_displays_name_the_unit_of_the_attributions(pyplot, cancer):
+    """Check that the attribution axis says what the values are and their unit:
+    logit differences of Occlusion on a LogisticRegression, Shapley values of
+    probabilities, 'attribution' for a Display built without an explainer."""
+    from skxai import Occlusion
+    from skxai.shapley import ShapleyValues
+
+    X, clf, _ = cancer
+    expl = Occlusion(clf, fill="mean").fit(X).explain(X.iloc[:6])
+    assert expl.plot().ax_.get_xlabel() == "logit difference"
+    assert expl.plot(samples=0).ax_.get_xlabel() == "logit difference (cumulative)"
+    disp = ImportanceDisplay.from_explanation(expl)
+    assert disp.ax_.get_xlabel() == "mean |logit difference|"
+    sv = ShapleyValues(
+        clf, response_method="predict_proba", n_permutations=2, n_reference=4,
+        random_state=0,
+    ).fit(X)
+    label = sv.explain(X.iloc[:3]).plot().ax_.get_xlabel()
+    assert label == "Shapley value (probability difference)"
+    disp = BeeswarmDisplay(np.ones((2, 2)), ["a", "b"]).plot()
+    assert disp.ax_.get_xlabel() == "attribution"
