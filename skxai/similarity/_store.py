@@ -336,8 +336,10 @@ def _collect(plans, forward, module, X, target, loss, caller, dtype, device, num
             tgt = pred if target is None else torch.as_tensor(
                 target, dtype=torch.long, device=device
             )
+            values = _per_sample_loss(loss, scores, tgt, caller)
+            _check_finite_values(values, "loss", caller)
             if hooked:
-                total = _per_sample_loss(loss, scores, tgt, caller).sum()
+                total = values.sum()
                 outs = [records[p.name][1] for p in hooked]
                 grads = torch.autograd.grad(total, outs, allow_unused=True)
                 deltas = dict(zip([p.name for p in hooked], grads))
@@ -369,7 +371,21 @@ def _collect(plans, forward, module, X, target, loss, caller, dtype, device, num
         sqnorm += norm.detach()
         tensors = tuple(t.detach().cpu() for t in tensors)
         reps.append(tuple(t.numpy() for t in tensors) if numpy else tensors)
+    _check_finite_values(sqnorm, "per-example gradient of the loss", caller)
     return reps, sqnorm.cpu().numpy(), pred.cpu().numpy()
+
+
+def _check_finite_values(values, what, caller):
+    """A clear error where a sample's loss or gradient is NaN or infinite: its
+    similarities (and so the rankings) would mean nothing."""
+    bad = int((~torch.isfinite(values.detach())).sum())
+    if bad:
+        raise ValueError(
+            f"The {what} of {caller} is NaN or infinite for {bad} of {len(values)} "
+            "samples, so their similarities would mean nothing. Check the 'loss' "
+            "callable (it gets the model's scores and the class indices) and the "
+            "model's weights."
+        )
 
 
 def _layer_input(mod, plan, a):

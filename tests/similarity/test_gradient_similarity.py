@@ -534,3 +534,30 @@ def test_gradient_similarity_tabular_pipeline(similarity):
     ranks = gs.transform(X.iloc[query])
     assert list(ranks.index) == list(X.index[query])
     assert 0.0 <= gs.score(X.iloc[80:120], y.iloc[80:120]) <= 1.0
+
+
+@pytest.mark.parametrize("layers", ["all", ["2"], ["1"]])
+def test_non_finite_loss_or_gradient_is_an_error(layers):
+    """Check that a loss that is NaN for some samples, or whose gradient is, is a
+    clear error instead of rankings of meaningless similarities (hooked layers
+    and the torch.func path, which LayerNorm takes)."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 8), nn.LayerNorm(8), nn.Linear(8, 3))
+    X = np.random.default_rng(0).random((6, 4)).astype(np.float32)
+    y = np.array([0, 1, 2, 0, 1, 2])
+
+    def nan_for_class_1(scores, target):
+        ce = nn.functional.cross_entropy(scores, target, reduction="none")
+        return ce + torch.where(target == 1, float("nan"), 0.0)  # finite gradient
+
+    def infinite_gradient(scores, target):
+        return torch.sqrt(0 * scores.gather(1, target[:, None])[:, 0])
+
+    with pytest.raises(ValueError, match="loss of GradientSimilarity is NaN or inf"):
+        GradientSimilarity(net, loss=nan_for_class_1, layers=layers).fit(X, y)
+    with pytest.raises(ValueError, match="per-example gradient of the loss .* NaN"):
+        GradientSimilarity(net, loss=infinite_gradient, layers=layers).fit(X, y)
+    gs = GradientSimilarity(net, loss=nan_for_class_1, layers=layers)
+    gs.fit(X[y != 1], y[y != 1])
+    with pytest.raises(ValueError, match="for 2 of 6 samples"):
+        gs.transform(X, y)
