@@ -57,6 +57,18 @@ def _binary_to_two_columns(scores):
     return scores
 
 
+def _in_batches(score, X, batch_size):
+    """``score`` of ``X`` in consecutive slices of at most ``batch_size`` rows."""
+    n = len(X)
+    if batch_size is None or n <= batch_size:
+        return score(X)
+    rows = X.iloc if hasattr(X, "iloc") else X
+    step = max(1, int(batch_size))
+    return np.concatenate(
+        [np.asarray(score(rows[start : start + step])) for start in range(0, n, step)]
+    )
+
+
 def _check_finite_scores(scores, call, method):
     """Raise a clear error when a model call returned NaN or infinity."""
     finite = np.isfinite(scores)
@@ -207,7 +219,7 @@ class SklearnAdapter(ModelAdapter):
             self.check_columns(X, "SklearnAdapter.scores")
             if not hasattr(X, "columns"):
                 X = pd.DataFrame(X, columns=names, copy=False)
-        out = getattr(self.model, method)(X)
+        out = _in_batches(getattr(self.model, method), X, batch_size)
         if method == "decision_function":
             out = _binary_to_two_columns(out)
         out = np.asarray(out, dtype=np.float64)
@@ -267,7 +279,7 @@ class CallableAdapter(ModelAdapter):
         return "auto"
 
     def scores(self, X, response_method="auto", *, batch_size=None):
-        out = np.asarray(self.model(X))
+        out = np.asarray(_in_batches(self.model, X, batch_size))
         n = len(X)
         if out.ndim == 1 and out.shape[0] == n:
             out = _binary_to_two_columns(out)

@@ -549,3 +549,44 @@ def test_skorch_module_with_several_outputs_uses_the_first():
     with torch.no_grad():
         logits = net.module_.fc(torch.as_tensor(X)).numpy()
     np.testing.assert_allclose(adapter.scores(X, "decision_function"), logits, atol=0)
+
+
+def test_sklearn_and_callable_scores_respect_batch_size():
+    """Check that scikit-learn models and callables get at most batch_size rows
+    per call (DataFrames too), with the same scores as one call, and that an
+    explainer's own prediction pass on X honours its batch_size."""
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    from skxai import Occlusion
+    from skxai.models import check_model
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(11, 3)), columns=["a", "b", "c"])
+    y = (X["a"] > 0).astype(int)
+    sizes = []
+
+    class Counting(LogisticRegression):
+        def predict_proba(self, X):
+            sizes.append(len(X))
+            return super().predict_proba(X)
+
+    clf = Counting().fit(X, y)
+    sizes.clear()
+    adapter = check_model(clf)
+    got = adapter.scores(X, "predict_proba", batch_size=4)
+    assert sizes == [4, 4, 3]
+    np.testing.assert_array_equal(got, LogisticRegression().fit(X, y).predict_proba(X))
+
+    def f(Z):
+        sizes.append(len(Z))
+        return np.asarray(Z)[:, :2]
+
+    sizes.clear()
+    out = check_model(f).scores(X.to_numpy(), batch_size=5)
+    assert sizes == [5, 5, 1]
+    np.testing.assert_array_equal(out, X.to_numpy()[:, :2])
+    occ = Occlusion(f, batch_size=2).fit(X.to_numpy())
+    sizes.clear()
+    occ.explain(X.to_numpy()[:5])
+    assert max(sizes) <= 2
