@@ -18,6 +18,7 @@ turns samples into explanations in :meth:`~ExplainerMixin.transform` and
     :class:`~skxai.explanation.Explanation`.
 """
 
+import contextlib
 import copy
 import sys
 import threading
@@ -279,7 +280,8 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
         self.adapter_ = adapter
         self.classes_ = adapter.classes_
         self._check_target_param()
-        self._fit(X, y)
+        with _autograd_allowed():
+            self._fit(X, y)
         return self
 
     def _fit(self, X, y):
@@ -487,6 +489,10 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
 
     def _explain_all(self, X, targets):
         """Run ``_explain_chunk`` over chunks of samples, in parallel."""
+        with _autograd_allowed():
+            return self._explain_chunks(X, targets)
+
+    def _explain_chunks(self, X, targets):
         n_samples = len(X)
         seeds = self._draw_seeds(n_samples)
         if n_samples == 0:
@@ -634,6 +640,16 @@ def _progress(iterable, total, verbose, cls):
         sys.stderr.flush()
         yield item
     sys.stderr.write("\n")
+
+
+def _autograd_allowed():
+    """Leave a caller's ``torch.inference_mode`` while explaining: gradients of the
+    model are what gradient explainers compute (``torch.no_grad`` is left where
+    they compute them)."""
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.is_inference_mode_enabled():
+        return contextlib.nullcontext()
+    return torch.inference_mode(False)
 
 
 class _TaskGuard:

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
+from ..base import _autograd_allowed
 from ..utils._sklearn_compat import validate_params
 from ._common import explained_maps
 
@@ -150,24 +151,23 @@ def model_randomization_check(
     n = len(X_valid)
     targets = np.asarray(explainer.classes_)[idx]
     model = adapter.model
-    model_copy = copy.deepcopy(model)
-    module = model_copy.module_ if adapter.is_skorch else model_copy
-    layers = _param_layers(module)[::-1]
-    X_fit = X if X_fit is None else X_fit
-    y_fit = y if X_fit is X and y_fit is None else y_fit
-    rows = []
-    for step, (name, layer) in enumerate(layers, 1):
-        _randomize(layer, int(random_state) + step)
-        est = _with_model(explainer, model, model_copy, targets)
-        est.fit(X_fit, y_fit)
-        maps = np.asarray(est.explain(X, y).maps)[:, 0].reshape(n, -1)
-        if absolute:
-            rho = spearman_rows(np.abs(original), np.abs(maps))
-        else:
-            rho = spearman_rows(original, maps)
-        rows.append(
-            pd.DataFrame(
-                {"step": step, "layer": name, "sample": np.arange(n), "spearman": rho}
-            )
-        )
+    # A caller's inference mode would make the copy's weights inference tensors.
+    with _autograd_allowed():
+        model_copy = copy.deepcopy(model)
+        module = model_copy.module_ if adapter.is_skorch else model_copy
+        layers = _param_layers(module)[::-1]
+        X_fit = X if X_fit is None else X_fit
+        y_fit = y if X_fit is X and y_fit is None else y_fit
+        rows = []
+        for step, (name, layer) in enumerate(layers, 1):
+            _randomize(layer, int(random_state) + step)
+            est = _with_model(explainer, model, model_copy, targets)
+            est.fit(X_fit, y_fit)
+            maps = np.asarray(est.explain(X, y).maps)[:, 0].reshape(n, -1)
+            if absolute:
+                rho = spearman_rows(np.abs(original), np.abs(maps))
+            else:
+                rho = spearman_rows(original, maps)
+            frame = {"step": step, "layer": name, "sample": np.arange(n)}
+            rows.append(pd.DataFrame({**frame, "spearman": rho}))
     return pd.concat(rows, ignore_index=True)

@@ -11,6 +11,7 @@ from ..base import (
     RESPONSE_METHODS,
     BaseExplainer,
     ExplainerMixin,
+    _autograd_allowed,
     _progress,
     run_tasks,
 )
@@ -506,8 +507,12 @@ class GradientSimilarity(ExplainerMixin, BaseExplainer):
     def _map_batches(self, fn, X, y_idx, lazy=False):
         """Apply ``fn(X_batch, y_batch)`` to batches of at most ``batch_size``.
 
-        Returns the list of results, or ``(slices, generator)`` when ``lazy``.
+        Returns the list of results, or ``(slices, generator)`` when ``lazy``
+        (consumed in ``_fit``, which leaves a caller's inference mode).
         """
+        if not lazy:
+            with _autograd_allowed():
+                return list(self._map_batches(fn, X, y_idx, lazy=True)[1])
         n = len(X)
         n_tasks = max(1, -(-n // self.batch_size))
         if self.n_jobs not in (None, 1):
@@ -518,7 +523,7 @@ class GradientSimilarity(ExplainerMixin, BaseExplainer):
         if len(slices) == 1:  # one task: no dispatch overhead
             s = slices[0]
             results = iter([fn(X[s], None if y_idx is None else y_idx[s])])
-            return (slices, results) if lazy else list(results)
+            return slices, results
         parallel = Parallel(
             n_jobs=self.n_jobs, prefer=self._parallel_prefer, return_as="generator"
         )
@@ -528,7 +533,7 @@ class GradientSimilarity(ExplainerMixin, BaseExplainer):
             [(X[s], None if y_idx is None else y_idx[s]) for s in slices],
         )
         results = _progress(results, len(slices), self.verbose, type(self))
-        return (slices, results) if lazy else list(results)
+        return slices, results
 
     def _collect_batch(self, X, y_idx, numpy=True):
         from ._store import collect

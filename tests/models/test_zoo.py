@@ -343,3 +343,38 @@ def test_zoo_skorch_binary_without_nonlinearity_gives_two_logit_scores():
     finally:
         net.set_params(predict_nonlinearity="auto")
     np.testing.assert_allclose(scores, np.hstack([-z, z]), atol=0)
+
+
+def test_zoo_explaining_inside_inference_mode():
+    """Check that explainers and metrics called inside the user's
+    torch.inference_mode() give the results they give outside it (gradients
+    are taken outside inference mode; a torch error before)."""
+    from skxai import (
+        GradCAM,
+        GradientSimilarity,
+        GuidedBackprop,
+        IntegratedGradients,
+        SmoothGrad,
+    )
+    from skxai.metrics import model_randomization_check
+
+    model = zoo.view_cnn()
+    X = _data("view", n=4)
+    y = np.array([0, 1, 2, 0])
+    makers = [
+        lambda: Saliency(model),
+        lambda: IntegratedGradients(model, n_steps=4),
+        lambda: GuidedBackprop(model),
+        lambda: GradCAM(model),
+        lambda: SmoothGrad(Saliency(model), n_samples=2, random_state=0),
+        lambda: GradientSimilarity(model),
+    ]
+    expected = [make().fit(X, y).transform(X) for make in makers]
+    randomized = model_randomization_check(Saliency(model).fit(X), X)
+    before = _state(model)
+    with torch.inference_mode():
+        for make, want in zip(makers, expected, strict=True):
+            np.testing.assert_allclose(make().fit(X, y).transform(X), want)
+        got = model_randomization_check(Saliency(model).fit(X), X)
+    np.testing.assert_allclose(got["spearman"], randomized["spearman"])
+    _assert_same_state(before, model)
