@@ -314,12 +314,13 @@ class AdaExpGrad:
     ``c`` step (``y_t = x_t / t + (1 - 1 / t) y_{t-1}``), is kept as
     ``iterate``. A stalled row ends its ``c`` step at once. :meth:`reset`
     starts a new ``c`` step: the accumulator and the mean restart, the iterate
-    is kept when ``warm_start`` (else it restarts from zero).
+    is kept when ``warm_start`` (else it restarts from ``x``).
 
     Parameters
     ----------
     x : torch.Tensor of shape (n, n_features)
-        The starting iterate (zeros).
+        The starting iterate: zeros for a PN, the sample itself (its offset
+        from ``no_info``) for a PP, as MAXi starts them.
     learning_rate, l1, l2 : float
         ``1 / eta`` in MAXi's terms, and the penalty weights.
     warm_start : bool, default=True
@@ -333,7 +334,7 @@ class AdaExpGrad:
             float(l1),
             float(l2),
         )
-        self.x, self.mean = x.clone(), x.clone()
+        self.start, self.x, self.mean = x.clone(), x.clone(), x.clone()
         self.lam = torch.ones((len(x), 1), dtype=x.dtype, device=x.device)
         self.k = np.zeros(len(x), dtype=np.int64)
 
@@ -373,7 +374,7 @@ class AdaExpGrad:
     def reset(self, mask):
         m = torch.as_tensor(mask, device=self.x.device)[:, None]
         if not self.warm_start:
-            self.x = torch.where(m, torch.zeros_like(self.x), self.x)
+            self.x = torch.where(m, self.start, self.x)
         self.mean = torch.where(m, self.x, self.mean)
         self.lam = torch.where(m, torch.ones_like(self.lam), self.lam)
         self.k[mask] = 0
@@ -382,6 +383,7 @@ class AdaExpGrad:
         out = AdaExpGrad.__new__(AdaExpGrad)
         out.__dict__.update(self.__dict__)
         t = torch.as_tensor(mask, device=self.x.device)
-        out.x, out.mean, out.lam = self.x[t], self.mean[t], self.lam[t]
+        out.start, out.x = self.start[t], self.x[t]
+        out.mean, out.lam = self.mean[t], self.lam[t]
         out.k = self.k[mask]
         return out

@@ -185,6 +185,36 @@ def test_cem_adaexpgrad_finds_pn(digits, logreg):
     assert (np.count_nonzero(pn, axis=1) < 64).all()
 
 
+def test_cem_adaexpgrad_pp_starts_from_the_sample(digits, logreg):
+    """Check AdaExpGrad starts a PP from the sample itself, as MAXi does.
+
+    The first step is evaluated at ``delta = x`` (its l1 is ``|x|_1``, and the
+    model keeps its class there), so MAXi's own setup (one ``c``, no search)
+    finds a PP even with a single step, and with more steps shrinks it to a
+    valid PP with far fewer features than the digit.
+    """
+    X, _ = digits
+    n = 4
+    one = dict(FAST, c_steps=1, max_iter=1)
+    cem = CEM(logreg, mode="pp", optimizer="adaexpgrad", **one).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ex = cem.explain(X[:n])
+    first = ex.history.groupby("sample").head(1)
+    np.testing.assert_allclose(first["l1"], np.abs(X[:n]).sum(axis=1), rtol=1e-6)
+    assert first["valid"].all()
+    assert ex.found.all()
+    cem.set_params(max_iter=150)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ex = cem.explain(X[:n])
+    assert ex.found.all()
+    pp = ex.delta.reshape(n, -1)
+    assert (logreg.predict(pp) == ex.original_class).all()
+    assert ((pp >= 0) & (pp <= X[:n] + 1e-12)).all()
+    assert (np.count_nonzero(pp, axis=1) < np.count_nonzero(X[:n], axis=1) / 2).all()
+
+
 @pytest.mark.parametrize("autoencoder", ["pca", "module"])
 def test_cem_autoencoder_term(digits, logreg, autoencoder):
     """Check gamma > 0 works with the PCA autoencoder and with a torch module."""

@@ -246,6 +246,22 @@ def test_adaexpgrad_reaches_zero_where_maxi_flips_sign(l2):
     assert ours[0, 1].item() == pytest.approx(maxi[1], rel=1e-9)
 
 
+def test_adaexpgrad_cold_restart_returns_to_its_start():
+    """Check that without warm start a new c step restarts a row from its own
+    starting point (a PP starts from the sample, not from zero)."""
+    start = _t([[0.5, 0.0, 1.0], [0.0, 0.0, 0.0]])
+    opt = AdaExpGrad(start, learning_rate=1.0, l1=0.0, l2=0.0, warm_start=False)
+    box = torch.ones(2, 3, dtype=torch.float64)
+    opt.step(_t([[1.0, -1.0, 1.0], [1.0, 1.0, -1.0]]), -box, box, lambda v: v)
+    moved = opt.x.clone()
+    assert not torch.equal(moved, start)
+    opt.reset(np.array([True, False]))
+    np.testing.assert_array_equal(opt.x.numpy()[0], start.numpy()[0])
+    np.testing.assert_array_equal(opt.x.numpy()[1], moved.numpy()[1])
+    kept = opt.take_rows(np.array([False, True]))
+    np.testing.assert_array_equal(kept.start.numpy(), start.numpy()[1:])
+
+
 def test_adaexpgrad_warm_restart_keeps_iterate():
     """Check that a new c step keeps the iterate and restarts lam and the mean."""
     opt = AdaExpGrad(
