@@ -369,10 +369,17 @@ def _collect(plans, forward, module, X, target, loss, caller, dtype, device, num
                 rep = _dense_rep(plan, _summed_gradient(plan, a, delta))
         tensors, norm = rep
         sqnorm += norm.detach()
-        tensors = tuple(t.detach().cpu() for t in tensors)
+        tensors = tuple(_stored(t) for t in tensors)
         reps.append(tuple(t.numpy() for t in tensors) if numpy else tensors)
     _check_finite_values(sqnorm, "per-example gradient of the loss", caller)
     return reps, sqnorm.cpu().numpy(), pred.cpu().numpy()
+
+
+def _stored(t):
+    """A representation as stored: on the CPU; bfloat16 (which numpy lacks) as
+    float32."""
+    t = t.detach().cpu()
+    return t.float() if t.dtype == torch.bfloat16 else t
 
 
 def _check_finite_values(values, what, caller):

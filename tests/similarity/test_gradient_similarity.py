@@ -1,5 +1,6 @@
 """Tests of skxai/similarity/_gradient_similarity.py (GradientSimilarity)."""
 
+import copy
 import pickle
 
 import numpy as np
@@ -561,3 +562,16 @@ def test_non_finite_loss_or_gradient_is_an_error(layers):
     gs.fit(X[y != 1], y[y != 1])
     with pytest.raises(ValueError, match="for 2 of 6 samples"):
         gs.transform(X, y)
+
+
+def test_bfloat16_model():
+    """Check that a bfloat16 model (a dtype numpy lacks) is explained, with the
+    float32 model's similarities up to bfloat16 precision."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    X = np.random.default_rng(0).random((6, 4)).astype(np.float32)
+    y = np.array([0, 1, 2, 0, 1, 2])
+    want = GradientSimilarity(net, similarity="cos").fit(X, y).explain(X).scores
+    net_bf16 = copy.deepcopy(net).to(torch.bfloat16)
+    got = GradientSimilarity(net_bf16, similarity="cos").fit(X, y).explain(X).scores
+    np.testing.assert_allclose(got, want, atol=0.05)
