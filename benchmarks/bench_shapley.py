@@ -41,9 +41,9 @@ Run it in the benchmark environment (numpy<2, shap, captum)::
     /opt/skxai-bench/bin/python benchmarks/bench_shapley.py --quick
 
 The default (``--n-samples 100``: 100 samples, 100 background rows) is the
-issue's workload; it runs for tens of minutes on two busy cores, dominated by
-the model calls of both libraries (HGB exact and 30-feature KernelSHAP).
-``--n-samples 20`` keeps every setting but explains 20 samples (about 5
+issue's workload; it runs for about 15 minutes on two busy cores, dominated
+by the model calls of both libraries (HGB exact and 30-feature KernelSHAP).
+``--n-samples 20`` keeps every setting but explains 20 samples (3 to 4
 minutes on two busy cores; ratios comparable, per-sample costs being equal);
 ``--quick`` is a smoke run (3 samples, smaller budgets). Each timing is the
 best of ``--repeat`` runs (default 2). The load average is printed: figures
@@ -161,7 +161,9 @@ def _skxai(explainer_cls, counted, background, samples, **params):
 
 def _shap(make, counted, samples):
     def fn(warm=False):
-        # shap compiles its numba helpers on the first call: not timed
+        # shap compiles its numba helpers on the first call: not timed; its
+        # permutations and coalitions come from numpy's global generator
+        np.random.seed(0)
         return make(samples[:1] if warm else samples)
 
     return _run("shap", fn, counted)
