@@ -353,13 +353,18 @@ def find_relus(forward, module, x, caller):
     probe = _ActivationProbe(names)
     relus = {}
 
+    owner = threading.get_ident()  # forwards of other threads are not probed
+
     def pre(m, inputs):
+        if threading.get_ident() != owner:
+            return
         probe.stack.append(m)
         if isinstance(m, torch.nn.ReLU):
             relus[id(m)] = m
 
     def post(m, inputs, output):
-        probe.stack.pop()
+        if threading.get_ident() == owner:
+            probe.stack.pop()
 
     handles = []
     try:

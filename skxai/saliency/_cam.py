@@ -1,5 +1,7 @@
 """Class activation maps: GradCAM and GuidedGradCAM."""
 
+import functools
+import threading
 import warnings
 
 import numpy as np
@@ -169,10 +171,14 @@ class GradCAM(ExplainerMixin, BaseExplainer):
         forward, module, device, dtype = torch_setup(self)
         named = list(module.named_modules())
         runs = []  # (name, module, output) in the order modules finish
+        owner = threading.get_ident()  # not the forwards of other threads
+
+        def record(m, inputs, out, name):
+            if threading.get_ident() == owner:
+                runs.append((name, m, out))
+
         handles = [
-            m.register_forward_hook(
-                lambda m, i, out, name=name: runs.append((name, m, out))
-            )
+            m.register_forward_hook(functools.partial(record, name=name))
             for name, m in named
             if name
         ]
