@@ -438,23 +438,28 @@ def _select_into(out, m, x, fill):
     """``out[...] = m * x + (1 - m) * fill``, broadcasting, without temporaries.
 
     Boolean masks select the values :func:`numpy.where` gives (``x`` where
-    ``m``, ``fill`` elsewhere). When ``x`` and ``m`` are broadcast over many
-    fill rows (one copy against every reference row), on numeric data, the
-    selection is bit by bit: two passes over ``out`` and no array of its size
-    allocated. Float masks blend in the order ``x * m + (1 - m) * fill``.
+    ``m``, ``fill`` elsewhere); on numeric data the selection is bit by bit
+    (``(x & keep) | (fill & ~keep)`` on the values' bits), several times faster
+    than ``where`` and with no temporary larger than the mask. Float masks
+    blend in the order ``x * m + (1 - m) * fill``.
     """
     if (
         m.dtype == bool
         and out.dtype.kind in "biuf"
         and x.dtype == fill.dtype == out.dtype
-        and 4 * max(x.size, m.size) <= out.size
     ):
         bits = np.dtype(f"u{out.dtype.itemsize}")
         keep = m.astype(bits)
         np.negative(keep, out=keep)  # all bits set where the feature is kept
         view = out.view(bits)
-        np.bitwise_and(fill.view(bits), ~keep, out=view)
-        view |= x.view(bits) & keep
+        if keep.shape == out.shape:
+            np.bitwise_and(keep, x.view(bits), out=view)
+            np.invert(keep, out=keep)
+            keep &= fill.view(bits)
+            view |= keep
+        else:  # a copy against many fill rows: the mask is broadcast
+            np.bitwise_and(fill.view(bits), ~keep, out=view)
+            view |= x.view(bits) & keep
     elif m.dtype == bool or x.dtype == object:
         out[...] = np.where(m, x, fill)
     else:
