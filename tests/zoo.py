@@ -430,3 +430,32 @@ def skorch_binary_net(seed=0, max_epochs=2):
         _binary_net_class(), max_epochs=max_epochs, lr=0.1, train_split=None, verbose=0
     )
     return net.fit(X, y.astype("float32"))
+
+
+def _other_thread_class():
+    torch, nn = _torch()
+
+    class ForwardsInAnotherThreadToo(nn.Module):
+        """Each forward also runs ``inner`` in another thread, as a second
+        explainer (GridSearchCV with threads) or a server would meanwhile."""
+
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x):
+            import threading
+
+            with torch.no_grad():
+                other = threading.Thread(target=self.inner, args=(x.detach(),))
+                other.start()
+                other.join()
+            return self.inner(x)
+
+    return ForwardsInAnotherThreadToo
+
+
+def forwards_in_another_thread_too(inner):
+    """``inner`` wrapped so that each forward also runs it in another thread (its
+    submodules are ``inner.*``)."""
+    return _other_thread_class()(inner)

@@ -166,9 +166,12 @@ def build_plan(forward, module, x_probe, layers, caller, projection_dim, rng):
     selected = select_modules(module, layers, caller)
     calls = {name: [] for name, _ in selected}
     handles = []
+    owner = threading.get_ident()  # not the forwards of other threads
     for name, m in selected:
 
         def hook(mod, inp, out, name=name):
+            if threading.get_ident() != owner:
+                return
             tensor = torch.is_tensor(out)
             calls[name].append(
                 (tuple(out.shape), out, out._version) if tensor else None

@@ -1,6 +1,5 @@
 """Tests of GradCAM and GuidedGradCAM."""
 
-import threading
 import warnings
 from pathlib import Path
 
@@ -195,28 +194,12 @@ def test_gradcam_auto_layer_resnet(side, layer):
     np.testing.assert_array_equal(maps, explicit[:, 0, 0])
 
 
-class _ForwardsInAnotherThreadToo(torch.nn.Module):
-    """Each forward also runs the inner model in another thread, as a second
-    explainer (GridSearchCV with threads) or a server would at the same time."""
-
-    def __init__(self, inner):
-        super().__init__()
-        self.inner = inner
-
-    def forward(self, x):
-        with torch.no_grad():
-            other = threading.Thread(target=self.inner, args=(x.detach(),))
-            other.start()
-            other.join()
-        return self.inner(x)
-
-
 def test_gradcam_auto_layer_ignores_other_threads():
     """Check that the forwards of other threads during fit's probe do not count
     as runs of a layer ('auto' saw every layer run twice and refused the model),
     and that GuidedBackprop's probe is not confused either."""
     inner = zoo.resnet18(width=4).double()
-    model = _ForwardsInAnotherThreadToo(inner)
+    model = zoo.forwards_in_another_thread_too(inner)
     X = zoo.images(2, (3, 64, 64)).astype(np.float64)
     cam = GradCAM(model, relu=False).fit(X)
     assert cam.layer_ == "inner.layer4"

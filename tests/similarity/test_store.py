@@ -269,3 +269,22 @@ def test_store_compact_drops_columns_zero_for_every_reference():
     np.testing.assert_allclose(
         _store.gram([plan, other], _store.select([plan, other], q), out), full
     )
+
+
+def test_plan_ignores_forwards_of_other_threads():
+    """Check that a forward run by another thread during the plan's probe is not
+    counted as a second call of each layer (which sent every layer to the slow
+    torch.func path)."""
+    import zoo
+
+    from skxai import GradientSimilarity
+
+    torch.manual_seed(0)
+    inner = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    X = np.random.default_rng(0).random((6, 4)).astype(np.float32)
+    y = np.array([0, 1, 2, 0, 1, 2])
+    gs = GradientSimilarity(zoo.forwards_in_another_thread_too(inner)).fit(X, y)
+    assert [plan.op for plan in gs.plans_] == ["linear", "linear"]
+    np.testing.assert_array_equal(
+        gs.transform(X), GradientSimilarity(inner).fit(X, y).transform(X)
+    )
