@@ -509,6 +509,23 @@ def _hidden_activation(out, last):
     return kind
 
 
+def _looks_like_probabilities(out):
+    """Rows of at least two non-negative scores summing to 1 (float tolerance)."""
+    import torch
+
+    if out.ndim != 2 or out.shape[1] < 2 or not out.is_floating_point():
+        return False
+    out = out.detach()
+    return bool(
+        (out >= 0).all()
+        and torch.allclose(
+            out.sum(dim=1, dtype=torch.float64),
+            torch.ones(len(out), dtype=torch.float64, device=out.device),
+            atol=1e-3,
+        )
+    )
+
+
 def _output_name(module):
     return f"{type(module).__name__}.forward"
 
@@ -678,6 +695,14 @@ class TorchAdapter(ModelAdapter):
                     f"The forward of {type(module).__name__} runs no torch "
                     "function skxai can watch (TorchScript, a C++ extension), so "
                     "a final softmax in it cannot be found and bypassed",
+                    "pre-softmax scores (logits)",
+                    method,
+                )
+            elif _looks_like_probabilities(out):
+                self._warn(
+                    f"{_output_name(module)} returns what look like probabilities "
+                    "(every row non-negative, summing to 1) without a softmax call "
+                    "skxai can bypass (one computed by hand, exp / sum?)",
                     "pre-softmax scores (logits)",
                     method,
                 )

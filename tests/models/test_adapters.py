@@ -590,3 +590,31 @@ def test_sklearn_and_callable_scores_respect_batch_size():
     sizes.clear()
     occ.explain(X.to_numpy()[:5])
     assert max(sizes) <= 2
+
+
+def test_softmax_by_hand_is_reported():
+    """Check that a forward returning probabilities computed by hand (exp / sum,
+    no softmax call to bypass) is said to be explained as it is, for gradients
+    and predict_proba, while a logit model's is not."""
+    torch = pytest.importorskip("torch")
+    from skxai import Saliency
+
+    class HandSoftmax(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(4, 3)
+
+        def forward(self, x):
+            z = self.linear(x)
+            e = torch.exp(z - z.max(dim=1, keepdim=True).values)
+            return e / e.sum(dim=1, keepdim=True)
+
+    torch.manual_seed(0)
+    X = np.random.default_rng(0).normal(size=(5, 4)).astype(np.float32)
+    with pytest.warns(UserWarning, match="look like probabilities .* exp / sum"):
+        Saliency(HandSoftmax()).fit(X)
+    with pytest.warns(UserWarning, match="response_method='predict_proba'"):
+        check_model(HandSoftmax()).scores(X, "predict_proba")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Saliency(torch.nn.Linear(4, 3)).fit(X).transform(X)
