@@ -51,6 +51,9 @@ class SimilarityExplanation(Explanation):
         Labels of the whole reference set (index with ``ordered_indices``).
     ref_predictions : ndarray of shape (n_references,), default=None
         The model's predictions on the reference set.
+    ref_index : ndarray of shape (n_references,), default=None
+        Names of the references in :meth:`to_frame` (the reference
+        DataFrame's index); their positions when None.
     **kwargs : dict
         Passed to :class:`~skxai.explanation.Explanation` (``predictions``,
         ``labels``, ``images``, ``index``, ``params``, ``explainer``, extras).
@@ -80,6 +83,7 @@ class SimilarityExplanation(Explanation):
         least_similar=None,
         ref_labels=None,
         ref_predictions=None,
+        ref_index=None,
         **kwargs,
     ):
         super().__init__(
@@ -90,6 +94,7 @@ class SimilarityExplanation(Explanation):
             least_similar=least_similar,
             ref_labels=ref_labels,
             ref_predictions=ref_predictions,
+            ref_index=ref_index,
             **kwargs,
         )
 
@@ -109,7 +114,9 @@ class SimilarityExplanation(Explanation):
         frame : pandas.DataFrame
             One row per sample and rank, with columns ``sample`` (the input
             DataFrame's index when there was one), ``rank`` (0 is the most
-            similar), ``ref_index``, ``score``, ``ref_label``, ``ref_prediction``,
+            similar), ``ref_index`` (the reference DataFrame's index when
+            there was one, else the position in the reference set), ``score``,
+            ``ref_label``, ``ref_prediction``,
             ``sample_label`` (None without labels) and ``sample_prediction``.
         """
         order = np.asarray(self.ordered_indices)
@@ -126,7 +133,9 @@ class SimilarityExplanation(Explanation):
             {
                 "sample": np.repeat(self._sample_labels(), k),
                 "rank": np.tile(np.arange(k), n),
-                "ref_index": flat,
+                "ref_index": flat if self.ref_index is None else (
+                    np.asarray(self.ref_index)[flat]
+                ),
                 "score": np.asarray(self.scores).reshape(-1),
                 "ref_label": per_ref(self.ref_labels),
                 "ref_prediction": per_ref(self.ref_predictions),
@@ -286,6 +295,9 @@ class GradientSimilarity(ExplainerMixin, BaseExplainer):
         The reference samples.
     y_ref_ : ndarray of shape (n_references,)
         Their labels.
+    ref_index_ : ndarray of shape (n_references,)
+        Their names in :meth:`SimilarityExplanation.to_frame`: the index of a
+        reference DataFrame, else their positions.
     ref_predictions_ : ndarray of shape (n_references,)
         The model's predictions on them.
     layers_ : list of str
@@ -428,7 +440,12 @@ class GradientSimilarity(ExplainerMixin, BaseExplainer):
         self : object
             The fitted explainer.
         """
-        return super().fit(X, y)
+        index = getattr(X, "index", None)
+        super().fit(X, y)
+        self.ref_index_ = (
+            np.arange(len(self.X_ref_)) if index is None else np.asarray(index)
+        )
+        return self
 
     def _fit(self, X, y):
         from ..models._adapters import _module_dtype
@@ -635,6 +652,7 @@ class GradientSimilarity(ExplainerMixin, BaseExplainer):
             least_similar=self.X_ref_[least],
             ref_labels=self.y_ref_,
             ref_predictions=self.ref_predictions_,
+            ref_index=self.ref_index_,
             predictions=np.asarray(self.classes_)[pred],
             labels=y,
             images=X,

@@ -531,6 +531,13 @@ def test_gradient_similarity_tabular_pipeline(similarity):
     )
     frame = expl.to_frame()
     assert list(frame["sample"].unique()) == list(X.index[query])
+    # the references are named by the reference DataFrame's index, as samples
+    np.testing.assert_array_equal(gs.ref_index_, X.index[ref])
+    np.testing.assert_array_equal(
+        frame["ref_index"], X.index[ref][expl.ordered_indices.ravel()]
+    )
+    labels = y.to_numpy()[ref][expl.ordered_indices.ravel()]
+    np.testing.assert_array_equal(frame["ref_label"], labels)
     gs.set_output(transform="pandas")
     ranks = gs.transform(X.iloc[query])
     assert list(ranks.index) == list(X.index[query])
