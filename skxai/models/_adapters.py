@@ -515,6 +515,8 @@ def _looks_like_probabilities(out):
 
     if out.ndim != 2 or out.shape[1] < 2 or not out.is_floating_point():
         return False
+    if _is_transformed(out):  # torch.func: no data-dependent checks
+        return False
     out = out.detach()
     return bool(
         (out >= 0).all()

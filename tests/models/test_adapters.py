@@ -618,3 +618,19 @@ def test_softmax_by_hand_is_reported():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         Saliency(torch.nn.Linear(4, 3)).fit(X).transform(X)
+
+
+def test_softmax_by_hand_check_is_skipped_under_torch_func():
+    """Check that the probabilities check does not break torch.func (vmap)
+    per-example gradients: GradientSimilarity of a net with BatchNorm."""
+    torch = pytest.importorskip("torch")
+    from skxai import GradientSimilarity
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Linear(4, 6), torch.nn.BatchNorm1d(6), torch.nn.Linear(6, 3)
+    ).eval()
+    X = np.random.default_rng(0).normal(size=(6, 4)).astype(np.float32)
+    gs = GradientSimilarity(net, layers=["1"]).fit(X, np.arange(6) % 3)
+    assert [plan.op for plan in gs.plans_] == ["func"]
+    assert gs.transform(X).shape == (6, 6)
