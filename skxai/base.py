@@ -483,8 +483,10 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------- fan-out
     def _draw_seeds(self, n_samples):
-        random_state = getattr(self, "random_state", None)
-        rng = check_random_state(random_state)
+        if "random_state" not in self.get_params(deep=False):
+            # Nothing random to seed: numpy's global generator is left alone.
+            return np.zeros(n_samples, dtype=np.int64)
+        rng = check_random_state(self.random_state)
         return rng.randint(np.iinfo(np.int32).max, size=n_samples)
 
     def _explain_all(self, X, targets):

@@ -293,3 +293,29 @@ def test_base_error_under_n_jobs_waits_for_running_tasks(digits, logreg):
     with pytest.raises(RuntimeError, match="the model failed"):
         exp.transform(X)
     assert _SlowOrFailing.running == []
+
+
+class _Deterministic(CoefTimesInput):
+    """CoefTimesInput without a random_state parameter."""
+
+    def __init__(self, model, *, target="predicted", batch_size=64, n_jobs=None):
+        self.model = model
+        self.target = target
+        self.batch_size = batch_size
+        self.n_jobs = n_jobs
+
+    response_method = "auto"
+    verbose = 0
+
+
+def test_base_explainer_without_random_state_leaves_numpy_global_rng(digits, logreg):
+    """Check that explaining with an explainer that has nothing random does not
+    draw from numpy's global generator (the user's random stream)."""
+    X, _ = digits
+    exp = _Deterministic(logreg).fit(X)
+    state = np.random.get_state()
+    maps = exp.transform(X[:5])
+    after = np.random.get_state()
+    assert after[2] == state[2]
+    np.testing.assert_array_equal(after[1], state[1])
+    np.testing.assert_array_equal(maps, CoefTimesInput(logreg).fit(X).transform(X[:5]))
