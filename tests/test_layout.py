@@ -182,7 +182,7 @@ def test_explainers_and_frames_put_values_on_the_right_feature(width):
         index=[7, 8, 9, 10],
     )
     model = _one_value_model(k)
-    occ = Occlusion(model, target=0).fit(X)
+    occ = Occlusion(model, target=0, fill=0.0).fit(X)
     assert occ.layout_.kind == "tabular"
     expl = occ.explain(X)
     assert expl.maps.shape == (4, 1, width)
@@ -193,7 +193,9 @@ def test_explainers_and_frames_put_values_on_the_right_feature(width):
     assert set(hot["feature"]) == {columns[k]}
     assert list(hot["sample"]) == [7, 8, 9, 10]
     assert expl.importance().index[0] == columns[k]
-    rise = RISE(model, n_masks=400, debiased=True, random_state=0, target=0).fit(X)
+    rise = RISE(
+        model, n_masks=400, debiased=True, fill=0.0, random_state=0, target=0
+    ).fit(X)
     sal = rise.transform(X)
     assert (sal.argmax(axis=1) == k).all()
     out = rise.set_output(transform="pandas").transform(X)

@@ -27,7 +27,7 @@ from ..utils._sklearn_compat import Interval, StrOptions
 
 __all__ = ["RISE", "Occlusion"]
 
-_FILL_WORDS = {"mean", "median", "reference"}
+_FILL_WORDS = {"auto", "mean", "median", "reference"}
 
 
 # ------------------------------------------------------------------ helpers
@@ -113,6 +113,10 @@ def _fit_background(explainer, X, layout, caller):
     (``fill_`` is then None).
     """
     fill = explainer.fill
+    if isinstance(fill, str) and fill == "auto":
+        # Tables: a feature's mean is inside its range, 0 often is not
+        # (unscaled columns); images: black, as Occlusion and RISE are used.
+        fill = "mean" if layout.kind == "tabular" else 0.0
     flat = X.reshape(len(X), -1)
     categorical = _categorical_columns(explainer.model, layout, X)
     is_object = flat.dtype == object
@@ -251,9 +255,12 @@ class Occlusion(_PerturbationMixin, ExplainerMixin, BaseExplainer):
         the windows at the top-left corner and steps until one reaches the
         bottom or right border, the last one cut there if the steps overshoot
         (as captum's ``Occlusion`` places them).
-    fill : float, {'mean', 'median', 'reference'} or array-like, default=0.0
-        What hidden values become: a number; ``'mean'`` or ``'median'`` of each
-        feature over the reference set given to :meth:`fit`; ``'reference'``,
+    fill : float, {'auto', 'mean', 'median', 'reference'} or array-like, \
+            default='auto'
+        What hidden values become: ``'auto'`` is ``'mean'`` on tables (0 is
+        often far outside an unscaled feature) and 0 on images; a number;
+        ``'mean'`` or ``'median'`` of each feature over the reference set given
+        to :meth:`fit`; ``'reference'``,
         the model's score averaged over rows of that reference set (at most
         ``n_reference``; the interventional background of Shapley values);
         or a sample (one value per feature, or one per pixel of an image).
@@ -402,7 +409,7 @@ default='predicted'
         window=None,
         stride=None,
         placement="centered",
-        fill=0.0,
+        fill="auto",
         groups=None,
         n_reference=100,
         image_shape=None,
@@ -571,17 +578,21 @@ class RISE(_PerturbationMixin, ExplainerMixin, BaseExplainer):
     p1 : float, default=0.5
         Probability that a grid cell (a feature or group of a table) is kept
         (mask value 1).
-    fill : float, {'mean', 'median', 'reference'} or array-like, default=0.0
-        What masked values fade to: ``x * M + fill * (1 - M)``. A number;
+    fill : float, {'auto', 'mean', 'median', 'reference'} or array-like, \
+            default='auto'
+        What masked values fade to: ``x * M + fill * (1 - M)``. ``'auto'`` is
+        ``'mean'`` on tables and 0 on images; a number;
         ``'mean'`` or ``'median'`` of each feature over the reference set given
         to :meth:`fit`; ``'reference'``, the score averaged over rows of that
         set (at most ``n_reference``); or a sample (one value per feature, or
         one per pixel). Categorical columns are filled by their most frequent
         value.
-    debiased : bool, default=False
+    debiased : bool or 'auto', default='auto'
         Weight the masks by ``M - p1`` instead of ``M`` (the debiased RISE that
         xaitk-saliency's ``RISEStack`` uses), which removes the constant
-        ``f(x) * E[M]`` background from the maps.
+        ``f(x) * E[M]`` background from the maps. ``'auto'`` debiases tables
+        (where that background would give every feature about the same value)
+        and not images (the RISE of Petsiuk et al.).
     groups : array-like of shape (n_features,) or dict, default=None
         Tables only: a group label per column, or a dict ``name -> columns``;
         a group is kept or masked as one, and its features share its saliency
@@ -690,7 +701,7 @@ default='predicted'
         "grid_size": [Interval(Integral, 1, None, closed="left"), tuple, list],
         "p1": [Interval(Real, 0, 1, closed="right")],
         "fill": [Real, StrOptions(_FILL_WORDS), "array-like"],
-        "debiased": ["boolean"],
+        "debiased": ["boolean", StrOptions({"auto"})],
         "groups": ["array-like", dict, None],
         "n_reference": [Interval(Integral, 1, None, closed="left")],
         "image_shape": [tuple, list, None],
@@ -705,8 +716,8 @@ default='predicted'
         n_masks=1000,
         grid_size=8,
         p1=0.5,
-        fill=0.0,
-        debiased=False,
+        fill="auto",
+        debiased="auto",
         groups=None,
         n_reference=100,
         image_shape=None,
@@ -772,6 +783,11 @@ default='predicted'
             )
         return masks.reshape(len(masks), -1)
 
+    def _debiased(self):
+        if isinstance(self.debiased, str):  # "auto"
+            return self.layout_.kind == "tabular"
+        return bool(self.debiased)
+
     def _explain_chunk(self, X, targets, seeds):
         n, n_targets = targets.shape
         if n == 0:
@@ -784,7 +800,7 @@ default='predicted'
             keep = keep.astype(bool)
         scores = self._scores(X.reshape(n, -1), keep, targets)
         weights = units.astype(np.float64)
-        if self.debiased:
+        if self._debiased():
             weights = weights - self.p1
         # (n, n_targets, n_units): score-weighted mean of the masks / p1.
         sal = np.einsum("nkt,ku->ntu", scores, weights) / (n_masks * self.p1)

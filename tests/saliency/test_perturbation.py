@@ -99,7 +99,9 @@ def torch_cnn():
 def test_occlusion_closed_form_multiclass(digits, logreg):
     """Check that a 1x1 window on a linear model gives coef_[c, p] * x[p]."""
     X, _ = digits
-    occ = Occlusion(logreg, response_method="decision_function", target="all").fit(X)
+    occ = Occlusion(
+        logreg, response_method="decision_function", target="all", fill=0.0
+    ).fit(X)
     maps = occ.transform(X[:N_EXPLAINED]).reshape(N_EXPLAINED, 10, 64)
     expected = logreg.coef_[None] * X[:N_EXPLAINED, None, :]
     assert_allclose(maps, expected, rtol=1e-9, atol=1e-12)
@@ -109,7 +111,7 @@ def test_occlusion_closed_form_binary(digits, binary_logreg):
     """Check that a binary linear model gives the [-d, d] maps -+coef_ * x."""
     X, _ = digits
     occ = Occlusion(
-        binary_logreg, response_method="decision_function", target="all"
+        binary_logreg, response_method="decision_function", target="all", fill=0.0
     ).fit(X)
     maps = occ.explain(X[:N_EXPLAINED]).maps.reshape(N_EXPLAINED, 2, 64)
     d = binary_logreg.coef_[0] * X[:N_EXPLAINED]
@@ -339,7 +341,7 @@ def test_occlusion_pipeline_model(digits):
     pipe = make_pipeline(
         StandardScaler(), LogisticRegression(solver="saga", tol=0.1, max_iter=20)
     ).fit(X[:300], y[:300])
-    occ = Occlusion(pipe, target="all").fit(X)
+    occ = Occlusion(pipe, target="all", fill=0.0).fit(X)
     maps = occ.transform(X[:3]).reshape(3, 10, 64)
     scaler, clf = pipe[0], pipe[-1]
     expected = clf.coef_[None] * (X[:3] / scaler.scale_)[:, None, :]
@@ -798,6 +800,7 @@ def test_rise_tabular_bernoulli_masks_and_edits(cancer):
         response_method="decision_function",
         target=1,
         fill="mean",
+        debiased=False,
         random_state=0,
     ).fit(X)
     assert rise.masks_.shape == (400, 30)
@@ -952,3 +955,32 @@ def test_occlusion_raw_table_boolean_column_filled_by_mode():
     copies["owner"] = True
     expected = pipe.decision_function(frame.iloc[:4]) - pipe.decision_function(copies)
     assert_allclose(maps[:, 0], expected, rtol=1e-9, atol=1e-12)
+
+
+def test_auto_fill_and_debiasing_follow_the_layout(digits):
+    """Check fill='auto' is the column mean on tables and 0 on images, and that
+    RISE's debiased='auto' debiases tables only."""
+    from sklearn.datasets import load_breast_cancer
+
+    X_img, y_img = digits
+    clf = LogisticRegression(max_iter=200).fit(X_img, y_img)
+    occ_img = Occlusion(clf, image_shape=(8, 8)).fit(X_img)
+    assert occ_img.fill_ == 0.0
+    rise_img = RISE(clf, n_masks=8, image_shape=(8, 8), random_state=0).fit(X_img)
+    assert not rise_img._debiased()
+
+    X, y = load_breast_cancer(return_X_y=True)
+    raw = LogisticRegression(max_iter=5000).fit(X, y)
+    occ = Occlusion(raw, response_method="decision_function", target=1).fit(X)
+    assert_allclose(occ.fill_, X.mean(axis=0))
+    # The closed form with the learned mean: coef * (x - mean).
+    assert_allclose(
+        occ.transform(X[:3]), raw.coef_[0] * (X[:3] - X.mean(axis=0)), rtol=1e-9
+    )
+    rise = RISE(raw, n_masks=64, random_state=0).fit(X)
+    assert rise._debiased()
+    biased = RISE(raw, n_masks=64, random_state=0, debiased=False).fit(X)
+    # Debiasing removes the mean masked score, the same for every feature.
+    gap = biased.transform(X[:2]) - rise.transform(X[:2])
+    assert_allclose(gap, gap[:, :1] * np.ones((1, 30)), rtol=1e-9)
+    assert np.abs(gap).min() > 0
