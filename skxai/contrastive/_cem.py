@@ -343,11 +343,12 @@ class CEM(ExplainerMixin, BaseExplainer):
     point; a FISTA ``c`` step whose first iterate is still zero ends at once.
     FISTA starts every ``c`` step from zero (alibi). AdaExpGrad starts as MAXi
     does, a PN from zero and a PP from the sample itself (``delta = x``, valid
-    when the model keeps its class there, then shrunk by the l1 and l2 terms),
-    and continues each new ``c`` step from its iterate, restarting its
-    accumulator ``lam`` and its mean: its step
-    does not change when the whole loss is scaled, so a restart from its
-    start with another ``c`` would mostly repeat the previous run.
+    when the model keeps its class there, then shrunk by the l1 and l2 terms).
+    Each ``c`` step of a PP is a new MAXi run from the sample; a PN continues
+    each new ``c`` step from its iterate, restarting its accumulator ``lam``
+    and its mean: its step does not change when the whole loss is scaled,
+    so a restart from zero with another ``c`` would mostly repeat the
+    previous run.
 
     With ``polish=True`` the best point of each sample is then shrunk while it
     stays valid, with forward passes only: bisections on a soft threshold of
@@ -1205,9 +1206,15 @@ class _CEMRun:
         else:
             # MAXi starts a PP from the sample itself (usually valid from the
             # first step, then shrunk by the l1 and l2 steps), a PN from zero.
+            # Each c step of a PP is a new run from that start; a PN continues
+            # from its iterate (a new run from zero would mostly repeat).
             start = z0 if self.pn else st.lower + st.upper
             st.opt = AdaExpGrad(
-                start, learning_rate=cem.learning_rate_, l1=self.l1, l2=self.l2
+                start,
+                learning_rate=cem.learning_rate_,
+                l1=self.l1,
+                l2=self.l2,
+                warm_start=self.pn,
             )
         st.stop = EarlyStopping(self.n, cem.patience_, tol)
         st.search = CSearch(self.n, cem.c_init, cem.c_steps, cem.c_patience)

@@ -215,6 +215,29 @@ def test_cem_adaexpgrad_pp_starts_from_the_sample(digits, logreg):
     assert (np.count_nonzero(pp, axis=1) < np.count_nonzero(X[:n], axis=1) / 2).all()
 
 
+@pytest.mark.parametrize("mode", ["pn", "pp"])
+def test_cem_adaexpgrad_c_steps_restart_as_maxi_runs(digits, logreg, mode):
+    """Check each c step of an AdaExpGrad PP is a new MAXi run from the sample,
+    while a PN continues from its iterate (its start, zero, is never revisited).
+    """
+    X, _ = digits
+    n = 3
+    cem = CEM(logreg, mode=mode, optimizer="adaexpgrad", **FAST)
+    cem.set_params(c_steps=3, max_iter=40, c_patience=None).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ex = cem.explain(X[:n])
+    hist = ex.history
+    firsts = hist.groupby(["sample", "c_step"]).head(1)
+    assert (firsts.groupby("sample").size() == 3).all()
+    l1 = firsts["l1"].to_numpy().reshape(n, 3)
+    if mode == "pp":
+        full = np.abs(X[:n]).sum(axis=1)
+        np.testing.assert_allclose(l1, np.repeat(full[:, None], 3, axis=1), rtol=1e-6)
+    else:
+        assert (l1[:, 0] == 0).all() and (l1[:, 1:] > 0).all()
+
+
 @pytest.mark.parametrize("autoencoder", ["pca", "module"])
 def test_cem_autoencoder_term(digits, logreg, autoencoder):
     """Check gamma > 0 works with the PCA autoencoder and with a torch module."""
