@@ -404,10 +404,12 @@ def _activation_functions():
         F = torch.nn.functional
         T = torch.Tensor
         _LOGS = {torch.log, T.log}
-        # Calls that change neither values nor samples: probs.squeeze(1), .view(n, -1)
+        # Calls that change neither values nor samples: probs.squeeze(1), .view(n, -1),
+        # copies, casts and device moves (probs.double(), probs.clone(), .cpu())
         _RESHAPES = {
             *(T.view, T.reshape, T.squeeze, T.flatten, T.contiguous, T.to, T.float),
-            *(torch.reshape, torch.squeeze, torch.flatten),
+            *(T.double, T.half, T.bfloat16, T.clone, T.cpu, T.cuda),
+            *(torch.reshape, torch.squeeze, torch.flatten, torch.clone),
         }
         _ACTIVATIONS = {
             **dict.fromkeys(
@@ -475,7 +477,7 @@ def _make_watch():
                         and out.numel() == value.numel()
                         and len(out) == len(value)
                     ):
-                        pre = pre.reshape(out.shape).to(out.dtype)
+                        pre = pre.reshape(out.shape).to(out.device, out.dtype)
                         self.last = (kind, pre, out, None if out.ndim < 2 else dim)
                 return out
 

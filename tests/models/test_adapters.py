@@ -634,3 +634,38 @@ def test_softmax_by_hand_check_is_skipped_under_torch_func():
     gs = GradientSimilarity(net, layers=["1"]).fit(X, np.arange(6) % 3)
     assert [plan.op for plan in gs.plans_] == ["func"]
     assert gs.transform(X).shape == (6, 6)
+
+
+@pytest.mark.parametrize("after", ["double", "clone", "log_double"])
+def test_softmax_followed_by_a_copy_or_cast_is_bypassed(after):
+    """Check that a final softmax whose result is only copied or cast before it
+    is returned (probs.double(), probs.clone()) is still found and bypassed:
+    gradients of the logit, the model's own probabilities, no warning."""
+    torch = pytest.importorskip("torch")
+    from skxai import Saliency
+
+    class CastProbabilities(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(4, 3)
+
+        def forward(self, x):
+            p = torch.softmax(self.linear(x), dim=1)
+            if after == "log_double":
+                return torch.log(p.double())
+            return p.double() if after == "double" else p.clone()
+
+    torch.manual_seed(0)
+    model = CastProbabilities()
+    X = np.random.default_rng(0).normal(size=(5, 4)).astype(np.float32)
+    x = torch.as_tensor(X).requires_grad_(True)
+    (grad,) = torch.autograd.grad(model.linear(x)[:, 0].sum(), x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        maps = Saliency(model, target=0).fit(X).transform(X)
+        proba = check_model(model).scores(X, "predict_proba")
+    np.testing.assert_allclose(maps, grad.numpy(), rtol=1e-5, atol=1e-7)
+    with torch.no_grad():
+        expected = model(torch.as_tensor(X)).double()
+    expected = expected.exp() if after == "log_double" else expected
+    np.testing.assert_allclose(proba, expected.numpy(), rtol=1e-6)
