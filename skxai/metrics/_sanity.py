@@ -53,6 +53,21 @@ def _randomize(layer, seed):
                 p.normal_(0.0, float(p.detach().std()) if p.numel() > 1 else 0.1)
 
 
+def _copy_model(model, is_skorch):
+    """A copy of the model with its own weights.
+
+    A skorch net is not deep-copied as a whole (skorch pickles its module to
+    copy it, which fails for a module class defined inside a function): the copy
+    shares the net's settings and gets a deep copy of ``module_``.
+    """
+    if not is_skorch:
+        return copy.deepcopy(model)
+    new = object.__new__(type(model))
+    new.__dict__.update(model.__dict__)
+    new.__dict__["module_"] = copy.deepcopy(model.module_)
+    return new
+
+
 def _with_model(explainer, old, new, targets):
     """A clone of ``explainer`` explaining ``new`` instead of ``old``."""
     est = clone(explainer)
@@ -153,7 +168,7 @@ def model_randomization_check(
     model = adapter.model
     # A caller's inference mode would make the copy's weights inference tensors.
     with _autograd_allowed():
-        model_copy = copy.deepcopy(model)
+        model_copy = _copy_model(model, adapter.is_skorch)
         module = model_copy.module_ if adapter.is_skorch else model_copy
         layers = _param_layers(module)[::-1]
         X_fit = X if X_fit is None else X_fit

@@ -128,3 +128,22 @@ def test_randomization_check_needs_a_torch_model(digits):
         model_randomization_check(CoefTimesX(clf).fit(X[:10]), X[:3])
     with pytest.raises(ValueError, match="needs a fitted explainer"):
         model_randomization_check(CoefTimesX(clf), X[:3])
+
+
+def test_randomization_of_skorch_net_with_local_module_class():
+    """Check that a skorch net whose module class is defined inside a function
+    (skorch's own copy pickles it, and fails) is randomised on a copy: the same
+    correlations as the bare module, the net untouched."""
+    pytest.importorskip("skorch")
+    import zoo
+
+    from skxai import Saliency
+
+    net = zoo.skorch_binary_net()
+    X, _ = zoo.digits_images(2, n=4)
+    weights = {k: v.clone() for k, v in net.module_.state_dict().items()}
+    got = model_randomization_check(Saliency(net).fit(X), X)
+    bare = model_randomization_check(Saliency(net.module_).fit(X), X)
+    np.testing.assert_allclose(got["spearman"], bare["spearman"])
+    for key, value in net.module_.state_dict().items():
+        assert torch.equal(value, weights[key])
