@@ -12,8 +12,9 @@ The seed CNN (``_common.SeedCNN``) trained on MNIST test images 0..7999 explains
    the same run.
 2. MAXi's settings (the seed of issue 15): PP kappa (MAXi's K) 2, l1 0.05, l2
    0.005; PN kappa 10, l1 0.005, l2 0.0005; c_init 1; 1000 iterations; once with
-   ``optimizer="adaexpgrad"`` (MAXi's optimiser and step size) and once with
-   FISTA on the same loss.
+   ``optimizer="adaexpgrad"`` (MAXi's optimiser, step size and starting
+   points: a PP starts from the image itself) and once with FISTA on the same
+   loss; with ``--maxi-c-steps 1``, MAXi's own setup (c = 1, no c search).
 
 For each run it prints the share of valid explanations (checked with the torch
 model itself: the class changes for x + PN with its margin, stays for the PP
@@ -192,6 +193,12 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=None, help="torch threads")
     parser.add_argument("--modes", default="pn,pp", help="modes to run (pn, pp)")
     parser.add_argument("--images", type=int, default=20, help="images explained")
+    parser.add_argument(
+        "--maxi-c-steps",
+        type=int,
+        default=None,
+        help="c steps of the MAXi-settings runs (1: MAXi's own setup, no c search)",
+    )
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -259,6 +266,8 @@ def main(argv=None):
                 max_iter=max_iter,
                 feature_range=(0.0, 1.0),
             )
+            if args.maxi_c_steps is not None:
+                settings["c_steps"] = args.maxi_c_steps
             ex, seconds = run_skxai(model, X, X_ref, mode, **settings)
             ok, l0, l1, per = quality(
                 model, X, ex.delta, ex.found, original, mode, MAXI[mode]["kappa"]
