@@ -95,6 +95,15 @@ class ModelAdapter:
         Class labels, in the order of the score columns. ``None`` until known for
         models that do not expose them (callables, torch modules); set by
         :meth:`infer_classes`.
+    single_logit : bool or None
+        Whether the model is binary with one score ``z`` per sample, whose
+        two class scores are ``[-z, z]`` and whose probability of the second
+        class is ``sigmoid(z)``. Its own log-loss is then the cross-entropy of
+        the scores halved (``softmax([-z/2, z/2]) = [1 - sigmoid(z),
+        sigmoid(z)]``), i.e. ``BCEWithLogits(z, y)``, not that of ``[-z, z]``
+        (which is the log-loss of ``sigmoid(2 z)``). ``None`` until the
+        model's output has been seen (torch modules and callables: set by
+        their first call).
     """
 
     kind = "model"
@@ -102,6 +111,12 @@ class ModelAdapter:
     def __init__(self, model):
         self.model = model
         self.classes_ = None
+        self._single_logit = None
+
+    @property
+    def single_logit(self):
+        """Whether the model is binary with one logit ``z`` (scores ``[-z, z]``)."""
+        return self._single_logit
 
     # ------------------------------------------------------------------ scores
     def resolve_response_method(self, response_method, *, gradients=False):
@@ -182,6 +197,20 @@ class SklearnAdapter(ModelAdapter):
                 "Choose another 'response_method'."
             )
         return response_method
+
+    @property
+    def single_logit(self):
+        """Binary scikit-learn classifiers have one decision score ``d`` and
+        ``predict_proba`` ``sigmoid(d)``; a binary
+        ``LogisticRegression(multi_class='multinomial')`` (scikit-learn < 1.8)
+        is the exception: its probabilities are ``softmax([-d, d])``."""
+        if len(self.classes_) != 2:
+            return False
+        final = self.model[-1] if hasattr(self.model, "steps") else self.model
+        return not (
+            type(final).__name__ == "LogisticRegression"
+            and getattr(final, "multi_class", None) == "multinomial"
+        )
 
     def check_columns(self, X, caller="This explainer"):
         """Refuse a DataFrame whose columns are not the model's, in its order.
@@ -283,6 +312,9 @@ class CallableAdapter(ModelAdapter):
         n = len(X)
         if out.ndim == 1 and out.shape[0] == n:
             out = _binary_to_two_columns(out)
+            self._single_logit = True
+        elif out.ndim == 2 and out.shape[0] == n:
+            self._single_logit = False
         if out.ndim != 2 or out.shape[0] != n:
             raise ValueError(
                 "The model callable must return class scores of shape "
@@ -726,6 +758,7 @@ class TorchAdapter(ModelAdapter):
     def _outputs(self, out, kind, pre, method):
         import torch
 
+        self._single_logit = out.ndim == 1 or out.shape[1] == 1
         if method == "auto" and self.is_skorch:
             if out.ndim == 2 and out.shape[1] == 1:
                 out = out.reshape(-1)  # what NeuralNetBinaryClassifier.infer does

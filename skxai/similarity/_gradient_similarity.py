@@ -241,11 +241,18 @@ class GradientSimilarity(ExplainerMixin, BaseExplainer):
         ``'grad_dot'``, ``'grad_cos'`` and ``'grad_asym_dot'`` are aliases.
         A zero gradient has similarity 0 under ``'cos'`` and ``'asym_dot'``.
     loss : 'cross_entropy' or callable, default='cross_entropy'
-        Loss whose gradient is compared. ``'cross_entropy'`` is the
-        cross-entropy of the model's scores (softmax of the scores of
-        ``response_method``). A callable ``loss(scores, target)`` takes a float
-        tensor of shape ``(n, n_classes)`` and class indices of shape ``(n,)``
-        and returns one loss per sample, shape ``(n,)``.
+        Loss whose gradient is compared. ``'cross_entropy'`` is the model's
+        own log-loss ``-log p_y``: the cross-entropy of the logits (softmax of
+        the scores of ``response_method``), of the log-probabilities, or
+        ``-log`` of the probabilities with ``'predict_proba'`` (no softmax of
+        them). For a binary model with one logit ``z`` (a torch module or
+        skorch ``NeuralNetBinaryClassifier`` with one output, a binary
+        scikit-learn model), whose scores are ``[-z, z]``, it is
+        ``BCEWithLogits(z, y)``, the cross-entropy of ``[-z/2, z/2]`` (that
+        of ``[-z, z]`` would be the log-loss of ``sigmoid(2 z)``). A callable
+        ``loss(scores, target)`` takes a float tensor of shape
+        ``(n, n_classes)`` and class indices of shape ``(n,)`` and returns one
+        loss per sample, shape ``(n,)``.
     layers : 'all', 'last' or list of str, default='all'
         Parameters whose gradients are compared: all trainable parameters, those
         of the last module with parameters, or those of the named modules (names
@@ -473,6 +480,9 @@ class GradientSimilarity(ExplainerMixin, BaseExplainer):
             check_random_state(self.random_state),
         )
         self.layers_ = [plan.name for plan in self.plans_]
+        # The probe forward has shown the output: one logit z of a binary model
+        # is scored [-z, z], whose cross-entropy is not the model's log-loss.
+        self._single_logit = bool(self.adapter_.single_logit)
         # Batches are written into preallocated arrays as they arrive, so the
         # peak memory is the store plus one batch.
         store, sqnorm, pred = None, np.empty(len(X)), np.empty(len(X), dtype=int)
@@ -558,10 +568,30 @@ class GradientSimilarity(ExplainerMixin, BaseExplainer):
         forward, module, device = self.adapter_.torch_forward(self.response_method_)
         return collect(
             self.plans_, forward, module, X, y_idx,
-            loss=None if self.loss == "cross_entropy" else self.loss,
+            loss=self._loss_function(),
             caller=type(self).__name__, dtype=self._dtype, device=device,
             numpy=numpy,
         )
+
+    def _loss_function(self):
+        """The per-sample loss; None for the plain cross-entropy of the scores.
+
+        ``'cross_entropy'`` is the model's own log-loss ``-log p_y`` whatever
+        the response method. For a binary model with one logit ``z`` explained
+        on its logits, the scores are ``[-z, z]`` and the log-loss is the
+        cross-entropy of ``[-z/2, z/2]`` (``BCEWithLogits(z, y)``).
+        Probabilities are taken as they are (no softmax of them);
+        log-probabilities need nothing, their softmax is the probabilities.
+        """
+        from ._store import probability_loss, single_logit_loss
+
+        if self.loss != "cross_entropy":
+            return self.loss
+        if self.response_method_ == "predict_proba":
+            return probability_loss
+        if self._single_logit and self.response_method_ == "decision_function":
+            return single_logit_loss
+        return None
 
     def _similarity_batch(self, X, y_idx):
         from ._store import gram, select

@@ -245,6 +245,22 @@ def default_loss(scores, target):
     return F.cross_entropy(scores, target, reduction="none")
 
 
+def single_logit_loss(scores, target):
+    """Log-loss of a binary model with one logit ``z``, from its scores ``[-z, z]``.
+
+    The model's probability is ``sigmoid(z) = softmax([-z/2, z/2])``, so its
+    log-loss (``BCEWithLogits(z, y)``) is the cross-entropy of the halved
+    scores; that of ``[-z, z]`` would be the log-loss of ``sigmoid(2 z)``.
+    """
+    return F.cross_entropy(scores / 2, target, reduction="none")
+
+
+def probability_loss(scores, target):
+    """Log-loss ``-log p_y`` of probabilities (the scores of ``'predict_proba'``);
+    the cross-entropy would take a softmax of the probabilities."""
+    return F.nll_loss(torch.log(scores), target, reduction="none")
+
+
 def _per_sample_loss(loss, scores, target, caller):
     values = loss(scores, target)
     if not torch.is_tensor(values) or tuple(values.shape) != (len(target),):

@@ -255,14 +255,10 @@ def test_gradient_similarity_projection_error_shrinks(mlp_data):
 
 
 # ------------------------------------------------------------ scikit-learn models
-def test_gradient_similarity_sklearn_models(digits, logreg, binary_logreg, mlp):
+def test_gradient_similarity_sklearn_models(digits, logreg, mlp):
     """Check LogisticRegression and MLPClassifier through their torch equivalent."""
     X, y = digits
-    for clf, X_ref, y_ref in [
-        (logreg, X[:60], y[:60]),
-        (mlp, X[:60], y[:60]),
-        (binary_logreg, X[y < 2][:40], y[y < 2][:40]),
-    ]:
+    for clf, X_ref, y_ref in [(logreg, X[:60], y[:60]), (mlp, X[:60], y[:60])]:
         gs = GradientSimilarity(clf, similarity="dot").fit(X_ref, y_ref)
         module = gs.adapter_.torch_forward(gs.response_method_)[1]
         idx = np.searchsorted(clf.classes_, y_ref)
@@ -274,6 +270,170 @@ def test_gradient_similarity_sklearn_models(digits, logreg, binary_logreg, mlp):
         np.testing.assert_allclose(expl.scores, expected, rtol=1e-5, atol=1e-12)
         np.testing.assert_array_equal(expl.predictions, clf.predict(Xq))
         np.testing.assert_array_equal(gs.ref_predictions_, clf.predict(X_ref))
+
+
+# ------------------------------------------------------------- binary models
+class _OneLogit(nn.Module):
+    """A binary torch model with one logit: shape (n,), (n, 1), or sigmoid(z)."""
+
+    def __init__(self, output):
+        super().__init__()
+        torch.manual_seed(4)
+        self.hidden = nn.Linear(5, 6)
+        self.out = nn.Linear(6, 1)
+        self.output = output
+
+    def forward(self, x):
+        z = self.out(torch.tanh(self.hidden(x)))
+        if self.output == "sigmoid":
+            return torch.sigmoid(z)
+        return z[:, 0] if self.output == "flat" else z
+
+
+def _bce_grads(model, X, y):
+    """Per-example gradients of the model's own binary log-loss (torch.func)."""
+    params = {name: p.detach() for name, p in model.named_parameters()}
+
+    def loss(p, x, t):
+        out = functional_call(model, p, (x[None],)).reshape(-1)
+        if model.output == "sigmoid":  # the model's probability, as it is
+            return nn.functional.binary_cross_entropy(out, t[None])
+        return nn.functional.binary_cross_entropy_with_logits(out, t[None])
+
+    with torch.no_grad():
+        g = vmap(grad(loss), in_dims=(None, 0, 0))(
+            params, torch.as_tensor(X), torch.as_tensor(y, dtype=torch.float64)
+        )
+    return torch.cat([v.flatten(1) for v in g.values()], dim=1).numpy()
+
+
+@pytest.mark.parametrize("output", ["column", "flat", "sigmoid"])
+@pytest.mark.parametrize("similarity", ["dot", "asym_dot"])
+def test_gradient_similarity_single_logit_torch(output, similarity):
+    """Check that a binary torch model with one logit z compares the gradients of
+    its own log-loss BCEWithLogits(z, y), not the cross-entropy of [-z, z]."""
+    model = _OneLogit(output).double()
+    rng = np.random.RandomState(5)
+    X, y = rng.normal(size=(24, 5)), rng.randint(0, 2, size=24)
+    Xq, yq = rng.normal(size=(6, 5)), rng.randint(0, 2, size=6)
+    gs = GradientSimilarity(model, similarity=similarity).fit(X, y)
+    assert gs.adapter_.single_logit is True
+    G, Q = _bce_grads(model, X, y), _bce_grads(model, Xq, yq)
+    np.testing.assert_allclose(gs.ref_sqnorm_, (G**2).sum(1), rtol=1e-10)
+    K = Q @ G.T
+    if similarity == "asym_dot":
+        K = K / (G**2).sum(1)
+    S = gs._similarities(Xq, yq)[2]
+    np.testing.assert_allclose(S, K, rtol=1e-9, atol=1e-14)
+    # The cross-entropy of [-z, z] (the log-loss of sigmoid(2 z)) differs.
+    gs_ce = GradientSimilarity(model, similarity=similarity, loss=_two_score_ce)
+    assert not np.allclose(gs_ce.fit(X, y)._similarities(Xq, yq)[2], K, rtol=1e-3)
+    # [log(1 - p), log p] and [1 - p, p]: the same log-loss.
+    for method in ("predict_log_proba", "predict_proba"):
+        gs_p = GradientSimilarity(
+            model, similarity=similarity, response_method=method
+        ).fit(X, y)
+        np.testing.assert_allclose(gs_p._similarities(Xq, yq)[2], K, rtol=1e-9)
+
+
+def _two_score_ce(scores, target):
+    return nn.functional.cross_entropy(scores, target, reduction="none")
+
+
+def test_gradient_similarity_binary_logreg(digits, binary_logreg):
+    """Check a binary LogisticRegression against its log-loss gradient in closed
+    form: (p - y) [x, 1] with p = predict_proba(x)[:, 1]."""
+    X, y = digits
+    X01, y01 = X[y < 2], y[y < 2]
+    X_ref, y_ref, Xq, yq = X01[:40], y01[:40], X01[300:306], y01[300:306]
+
+    def closed_form(A, t):
+        p = binary_logreg.predict_proba(A)[:, 1]
+        return (p - t)[:, None] * np.column_stack([A, np.ones(len(A))])
+
+    G, Q = closed_form(X_ref, y_ref), closed_form(Xq, yq)
+    gs = GradientSimilarity(binary_logreg, similarity="dot").fit(X_ref, y_ref)
+    assert gs.adapter_.single_logit is True
+    np.testing.assert_allclose(gs.ref_sqnorm_, (G**2).sum(1), rtol=1e-9)
+    np.testing.assert_allclose(gs._similarities(Xq, yq)[2], Q @ G.T, rtol=1e-9)
+    # Without y the queries' gradients are taken at the predictions.
+    pred = binary_logreg.predict(Xq)
+    expl = gs.explain(Xq)
+    expected = closed_form(Xq, pred) @ G.T
+    np.testing.assert_allclose(
+        expl.scores, np.take_along_axis(expected, expl.ordered_indices, axis=1),
+        rtol=1e-9, atol=1e-15,
+    )
+    np.testing.assert_array_equal(expl.predictions, pred)
+    # The rankings of 'asym_dot' follow the true per-reference scale 1/||g_r||^2.
+    asym = GradientSimilarity(binary_logreg, similarity="asym_dot").fit(X_ref, y_ref)
+    np.testing.assert_array_equal(
+        asym.transform(Xq, yq), np.argsort(-(Q @ G.T) / (G**2).sum(1), kind="stable")
+    )
+
+
+def test_gradient_similarity_skorch_binary():
+    """Check a skorch NeuralNetBinaryClassifier (one logit, trained with
+    BCEWithLogits) against the gradients of its own criterion."""
+    skorch = pytest.importorskip("skorch")
+    model = _OneLogit("flat").double()
+    net = skorch.NeuralNetBinaryClassifier(
+        model, max_epochs=2, train_split=None, verbose=0
+    )
+    rng = np.random.RandomState(7)
+    X, y = rng.normal(size=(24, 5)), rng.randint(0, 2, size=24)
+    net.fit(X, y.astype(np.float64))
+    Xq, yq = rng.normal(size=(5, 5)), rng.randint(0, 2, size=5)
+    gs = GradientSimilarity(net, similarity="dot").fit(X, y)
+    assert gs.adapter_.single_logit is True
+    G, Q = _bce_grads(model, X, y), _bce_grads(model, Xq, yq)
+    np.testing.assert_allclose(gs._similarities(Xq, yq)[2], Q @ G.T, rtol=1e-9)
+
+
+def test_single_logit_of_adapters(digits, logreg, binary_logreg):
+    """Check the adapters' single_logit: known for scikit-learn models, set by
+    the first call of torch modules and callables."""
+    from skxai.models import check_model
+
+    assert check_model(binary_logreg).single_logit is True
+    assert check_model(logreg).single_logit is False
+    torch_adapter = check_model(_OneLogit("column").double())
+    assert torch_adapter.single_logit is None
+    torch_adapter.scores(np.zeros((2, 5)))
+    assert torch_adapter.single_logit is True
+    fn = check_model(lambda X: X[:, 0])
+    assert fn.single_logit is None
+    fn.scores(np.zeros((2, 3)))
+    assert fn.single_logit is True
+
+
+def test_gradient_similarity_log_loss_of_every_response_method(mlp_data):
+    """Check that 'cross_entropy' is the model's log-loss -log p_y whatever the
+    response method: probabilities are not put through a second softmax."""
+    net, X, y = mlp_data
+    expected = _brute_similarity(net, X[:20], y[:20], X[20:], "dot")
+    for method in ("decision_function", "predict_log_proba", "predict_proba"):
+        gs = GradientSimilarity(net, response_method=method).fit(X[:20], y[:20])
+        np.testing.assert_allclose(
+            gs._similarities(X[20:], None)[2], expected, rtol=1e-9, atol=1e-14
+        )
+
+
+def test_gradient_similarity_two_logit_binary_unchanged():
+    """Check that a binary model with two logits keeps the cross-entropy of its
+    scores (its own log-loss)."""
+    torch.manual_seed(6)
+    model = nn.Sequential(nn.Linear(5, 6), nn.Tanh(), nn.Linear(6, 2)).double()
+    rng = np.random.RandomState(6)
+    X, y = rng.normal(size=(20, 5)), rng.randint(0, 2, size=20)
+    Xq = rng.normal(size=(5, 5))
+    gs = GradientSimilarity(model, similarity="dot").fit(X, y)
+    assert gs.adapter_.single_logit is False
+    np.testing.assert_allclose(
+        gs._similarities(Xq, None)[2],
+        _brute_similarity(model, X, y, Xq, "dot"),
+        rtol=1e-9, atol=1e-14,
+    )
 
 
 def test_gradient_similarity_grid_search(digits, logreg):
