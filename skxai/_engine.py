@@ -276,22 +276,27 @@ class _MaskSource:
             return changed, same
         changed = np.zeros((n, k), dtype=bool)
         same = np.zeros((n, k), dtype=bool)
+        # counts of hidden (moved) features that differ, as float32 matrix
+        # products (BLAS; exact below 2 ** 24 features): several times faster
+        # than any() over the short last axis of boolean masks
+        d32 = differs.astype(np.float32)[:, :, None]
         if self.kind == "per_sample":
-            # many samples at once, about _PLAN_CHUNK mask values per step
-            step = max(1, _PLAN_CHUNK // max(1, k * self.n_features))
+            # many samples at once, about _PLAN_CHUNK mask bytes per step
+            step = max(1, _PLAN_CHUNK // max(1, 4 * k * self.n_features))
             for a in range(0, n, step):
                 m = self.array[a : a + step]
-                d = differs[a : a + step, None, :]
-                hidden = ~m if m.dtype == bool else m < 1
-                changed[a : a + step] = (hidden & d).any(axis=2)
-                moved = m[:, 1:] != m[:, :-1]
-                same[a : a + step, 1:] = ~(moved & d).any(axis=2)
+                d = d32[a : a + step]
+                hidden = (~m if m.dtype == bool else m < 1).astype(np.float32)
+                changed[a : a + step] = (hidden @ d)[..., 0] > 0
+                moved = (m[:, 1:] != m[:, :-1]).astype(np.float32)
+                same[a : a + step, 1:] = (moved @ d)[..., 0] == 0
             return changed, same
         for i in range(n):
             m = self.get(i)
-            hidden = ~m if m.dtype == bool else m < 1
-            changed[i] = (hidden & differs[i]).any(axis=1)
-            same[i, 1:] = ~((m[1:] != m[:-1]) & differs[i]).any(axis=1)
+            hidden = (~m if m.dtype == bool else m < 1).astype(np.float32)
+            changed[i] = (hidden @ d32[i])[:, 0] > 0
+            moved = (m[1:] != m[:-1]).astype(np.float32)
+            same[i, 1:] = (moved @ d32[i])[:, 0] == 0
         return changed, same
 
 
