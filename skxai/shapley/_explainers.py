@@ -645,10 +645,16 @@ default='predicted'
             prefixes = rank[:, :, None, :] < sizes[None, None, :, None]
             return ~self._to_features(prefixes.reshape(n_copies, n_players))
 
+        def sample_masks(i):
+            # masks(j) of the virtual samples of sample i at once
+            rank = ranks[i][where[i][2]]  # (used, slots, 2, p)
+            prefixes = rank[:, :, :, None, :] < sizes[None, None, None, :, None]
+            return ~self._to_features(prefixes.reshape(n_used, n_copies, n_players))
+
         source = masks
         n_virtual = n * n_used
         if n_virtual * n_copies * X[0].size <= _EAGER_MASK_BYTES:
-            source = np.stack([masks(j) for j in range(n_virtual)])
+            source = np.concatenate([sample_masks(i) for i in range(n)])
         scores = score_perturbations(
             self.adapter_,
             np.concatenate(virtual),
