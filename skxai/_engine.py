@@ -439,7 +439,7 @@ def _build_batch(X, source, fills, reference, plan, span, buffer):
     if n_full:
         m = source.gather(i[full], j[full])
         block = buffer[pos : pos + n_full * n_ref].reshape(n_full, n_ref, n_features)
-        _select_into(block, m[:, None], X[i[full]][:, None], reference[None])
+        _select_reference_into(block, m, X[i[full]], reference)
         owners.append(np.repeat(rows[full], n_ref))
         pos += n_full * n_ref
     for r in np.flatnonzero(pert & ~full):
@@ -450,6 +450,30 @@ def _build_batch(X, source, fills, reference, plan, span, buffer):
         owners.append(np.full(size, rows[r]))
         pos += size
     return buffer[:pos], np.concatenate(owners)
+
+
+def _select_reference_into(out, m, x, reference):
+    """``out[c, r] = where(m[c], x[c], reference[r])``: copies against every row.
+
+    With boolean masks of which few features are kept (or few hidden), the
+    block is a broadcast copy of the rows (of the copies) and the minority
+    features are written over it, column by column of the block: the same
+    values as :func:`_select_into`, 2 to 3 times faster when at most 40% of
+    the features differ from the copied side.
+    """
+    if m.dtype == bool and x.dtype == reference.dtype == out.dtype and m.size:
+        n_keep = int(np.count_nonzero(m))
+        if n_keep <= 0.4 * m.size:
+            out[...] = reference
+            c, f = np.nonzero(m)
+            out[c, :, f] = x[c, f][:, None]
+            return
+        if n_keep >= 0.6 * m.size:
+            out[...] = x[:, None, :]
+            c, f = np.nonzero(~m)
+            out[c, :, f] = reference.T[f]
+            return
+    _select_into(out, m[:, None], x[:, None], reference[None])
 
 
 def _select_into(out, m, x, fill):

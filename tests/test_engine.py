@@ -289,8 +289,9 @@ class RecordingModel:
 @pytest.mark.parametrize("with_reference", [True, False])
 @pytest.mark.parametrize("batch_size", [1, 3, 7, 40])
 @pytest.mark.parametrize("by_runs", [False, True])
+@pytest.mark.parametrize("density", [0.15, 0.5, 0.85])
 def test_score_perturbations_reused_buffer_gives_exact_copies(
-    monkeypatch, dtype, with_reference, batch_size, by_runs
+    monkeypatch, dtype, with_reference, batch_size, by_runs, density
 ):
     """Check the reused input buffer holds exactly the copies of a naive loop.
 
@@ -309,7 +310,9 @@ def test_score_perturbations_reused_buffer_gives_exact_copies(
     if dtype != np.int64:
         X[0, 1], reference[2, 3] = -0.0, -0.0
     X[1, 2] = reference[0, 2]  # agrees with a reference row
-    masks = rng.random((4, 9, 5)) < 0.5
+    # few, half or most features kept (copies against the reference rows
+    # are written differently)
+    masks = rng.random((4, 9, 5)) < density
     masks[:, 3] = masks[:, 2]  # repeated copies
     masks[:, 0] = True  # the sample itself
     model = RecordingModel()
