@@ -437,10 +437,24 @@ def _build_batch(X, source, fills, reference, plan, span, buffer):
     full = pert & (lo == 0) & (hi == n_ref)
     n_full = int(np.count_nonzero(full))
     if n_full:
-        m = source.gather(i[full], j[full])
+        sel = np.flatnonzero(full)
+        m = source.gather(i[sel], j[sel])
         block = buffer[pos : pos + n_full * n_ref].reshape(n_full, n_ref, n_features)
-        _select_reference_into(block, m, X[i[full]], reference)
-        owners.append(np.repeat(rows[full], n_ref))
+        if m.dtype == bool:
+            # copies keeping at most half their features first, then the
+            # others: each part is mostly one side, written by a broadcast copy
+            few = 2 * np.count_nonzero(m, axis=1) <= n_features
+            n_few = int(np.count_nonzero(few))
+            if 0 < n_few < n_full:
+                order = np.argsort(~few, kind="stable")
+                sel, m = sel[order], m[order]
+        else:
+            n_few = n_full
+        x = X[i[sel]]
+        for a, b in ((0, n_few), (n_few, n_full)):
+            if b > a:
+                _select_reference_into(block[a:b], m[a:b], x[a:b], reference)
+        owners.append(np.repeat(rows[sel], n_ref))
         pos += n_full * n_ref
     for r in np.flatnonzero(pert & ~full):
         m = source.gather(i[r : r + 1], j[r : r + 1])
