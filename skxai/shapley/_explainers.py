@@ -618,7 +618,8 @@ default='predicted'
         for i, (orders, rows, _) in enumerate(plans):
             # ranks[o, 0, j]: position of player j in order p, [o, 1, j] in its
             # reverse (pair o)
-            rank = np.argsort(orders, axis=1)
+            rank = np.empty_like(orders)  # the inverse permutations
+            np.put_along_axis(rank, orders, np.arange(n_players)[None], axis=1)
             ranks.append(rank.reshape(2, n_perm, n_players).swapaxes(0, 1))
             used, group = np.unique(rows[:n_perm], return_inverse=True)
             order = np.argsort(group, kind="stable")
