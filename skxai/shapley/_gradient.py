@@ -44,6 +44,10 @@ class GradientSHAP(ExplainerMixin, BaseExplainer):
     n_reference : int or None, default=None
         Largest number of background rows kept (a random subset drawn with
         ``random_state``); ``None`` keeps all rows given to :meth:`fit`.
+    image_shape : tuple of int, default=None
+        ``(height, width)`` or ``(height, width, channels)`` of flat inputs that
+        are images. ``None``: a 2-D ``X`` is a table, N-D samples are images
+        ``(height, width)`` or ``(channels, height, width)``.
     response_method : {'auto', 'decision_function', 'predict_proba', \
 'predict_log_proba'}, default='auto'
         The model output explained. ``'auto'`` explains the pre-softmax scores (a
@@ -142,6 +146,7 @@ default='predicted'
         "n_samples": [Interval(Integral, 1, None, closed="left")],
         "stdevs": [Interval(Real, 0, None, closed="left")],
         "n_reference": [Interval(Integral, 1, None, closed="left"), None],
+        "image_shape": [tuple, list, None],
         "response_method": [StrOptions(set(RESPONSE_METHODS))],
         "random_state": ["random_state"],
     }
@@ -155,6 +160,7 @@ default='predicted'
         n_samples=32,
         stdevs=0.0,
         n_reference=None,
+        image_shape=None,
         response_method="auto",
         target="predicted",
         batch_size=1024,
@@ -166,6 +172,7 @@ default='predicted'
         self.n_samples = n_samples
         self.stdevs = stdevs
         self.n_reference = n_reference
+        self.image_shape = image_shape
         self.response_method = response_method
         self.target = target
         self.batch_size = batch_size

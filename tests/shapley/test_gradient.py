@@ -157,3 +157,21 @@ def test_scaled_pipeline_and_skorch(linear):
     assert ex.maps.shape == (2, 3, 5)
     np.testing.assert_allclose(ex.maps, same.maps, rtol=1e-6)
     np.testing.assert_allclose(ex.residual, same.residual, rtol=1e-5, atol=1e-6)
+
+
+def test_image_shape_folds_flat_images():
+    """Check flat images come out as images with image_shape, with equal values."""
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    clf = LogisticRegression(max_iter=200).fit(X[:300], y[:300])
+    flat = GradientSHAP(clf, n_samples=4, random_state=0).fit(X[:20])
+    image = GradientSHAP(clf, n_samples=4, image_shape=(8, 8), random_state=0)
+    image.fit(X[:20])
+    assert flat.layout_.kind == "tabular" and image.layout_.kind == "image"
+    maps_flat = flat.explain(X[300:303]).maps
+    maps_image = image.explain(X[300:303]).maps
+    assert maps_flat.shape == (3, 1, 64) and maps_image.shape == (3, 1, 8, 8)
+    np.testing.assert_allclose(maps_image.reshape(3, 1, 64), maps_flat, atol=1e-12)
+    with pytest.raises(ValueError, match="image_shape"):
+        GradientSHAP(clf, image_shape=(7, 7)).fit(X[:20])
