@@ -53,7 +53,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
 import zoo  # noqa: E402
-from _common import print_environment  # noqa: E402
+from _common import max_rss, mib, print_environment  # noqa: E402
 
 from skxai import (  # noqa: E402
     GradCAM,
@@ -147,6 +147,9 @@ def main(argv=None):
     parser.add_argument(
         "--methods", nargs="*", default=None, help="subset of the methods to run"
     )
+    parser.add_argument(
+        "--no-memory", action="store_true", help="skip the batch_size memory check"
+    )
     args = parser.parse_args(argv)
     n_images = args.images or (1 if args.quick else 8)
     rounds = args.rounds or 3
@@ -199,9 +202,51 @@ def main(argv=None):
             f"max rel diff {diff:.1e}",
             flush=True,
         )
+    if not args.no_memory:
+        _memory_by_batch_size(model, X)
     print(f"load average after {os.getloadavg()[0]:.2f}")
     return rows
 
 
+def _memory_by_batch_size(model, X):
+    """Lifetime peak RSS of a fresh process explaining ``X`` per ``batch_size``.
+
+    Each figure comes from its own process (this script with ``--memory-child``):
+    an allocator keeps freed memory, so peaks measured one after another in one
+    process hide each other. ``fit only`` is the same process without explaining.
+    """
+    import subprocess
+
+    for name in ("IntegratedGradients", "Occlusion"):
+        peaks = {}
+        for batch_size in (0, 8, 32):
+            out = subprocess.run(
+                [sys.executable, "-W", "ignore", __file__, "--memory-child",
+                 name, str(batch_size), str(len(X))],
+                capture_output=True, text=True, check=True,
+            )
+            peaks[batch_size] = float(out.stdout.split()[-1])
+        print(
+            f"{name:20s} peak RSS of a process explaining {len(X)} images: "
+            f"fit only {peaks[0]:.0f} MiB, batch_size=8 {peaks[8]:.0f} MiB, "
+            f"batch_size=32 {peaks[32]:.0f} MiB",
+            flush=True,
+        )
+
+
+def _memory_child(name, batch_size, n_images):
+    torch.set_num_threads(2)
+    model = zoo.resnet18(width=64, num_classes=1000)
+    X = zoo.images(n_images, (3, 224, 224), seed=0)
+    explainer = _skxai_explainers(model)[name]
+    explainer.set_params(batch_size=max(batch_size, 1)).fit(X[:1])
+    if batch_size:
+        explainer.explain(X)
+    print(mib(max_rss()))
+
+
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 5 and sys.argv[1] == "--memory-child":
+        _memory_child(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    else:
+        main()
