@@ -122,7 +122,7 @@ def _black_box(report, X_train, y_train, X_test, y_test, image_shape, sizes):
     from sklearn.neural_network import MLPClassifier
 
     from .plotting import ClassMapsDisplay
-    from .plotting._base import remember_response_method, score_name
+    from .plotting._base import score_name
     from .saliency import Occlusion
 
     n = len(X_train)
@@ -155,7 +155,7 @@ def _black_box(report, X_train, y_train, X_test, y_test, image_shape, sizes):
             model, window=sizes["window"], stride=sizes["stride"], target="all",
             image_shape=image_shape,
         ).fit(X_train)
-        expl = remember_response_method(occ.explain(X_test, y_test), occ)
+        expl = occ.explain(X_test, y_test)
         score = score_name(expl.response_method)
         maps = np.asarray(expl.maps).reshape(len(X_test), expl.maps.shape[1], -1)
         n_zero = int((np.abs(maps).max(axis=2) == 0).sum())

@@ -2,7 +2,6 @@
 
 import numpy as np
 
-from ..base import resolved_response_method
 from ..utils._optional import import_optional
 
 _CHANNELS = (1, 3, 4)
@@ -465,22 +464,6 @@ def explanation_value_label(explanation):
         getattr(explanation, "params", None),
         getattr(explanation, "response_method", None),
     )
-
-
-def explainer_value_label(explainer):
-    """:func:`value_label` of a fitted explainer."""
-    return value_label(
-        type(explainer).__name__,
-        explainer.get_params(deep=False),
-        resolved_response_method(explainer),
-    )
-
-
-def remember_response_method(explanation, explainer):
-    """Record on an explanation made here which model output it explains."""
-    if getattr(explanation, "response_method", None) is None:
-        explanation.response_method = resolved_response_method(explainer)
-    return explanation
 
 
 def method_title(name, params=None):

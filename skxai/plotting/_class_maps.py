@@ -16,7 +16,6 @@ from ._base import (
     left_out_note,
     make_axes,
     mark_zero_map,
-    remember_response_method,
     select_samples,
     side_colorbar,
     symmetric_limit,
@@ -386,7 +385,7 @@ class ClassMapsDisplay:
             X = take_rows(X, idx)
             y_arr = None if y_arr is None else y_arr[idx]
             sample = np.arange(len(idx))
-        explanation = remember_response_method(explainer.explain(X, y_arr), explainer)
+        explanation = explainer.explain(X, y_arr)
         if isinstance(by, str):
             if by == "true":
                 if y_arr is None:

@@ -17,7 +17,6 @@ from ._base import (
     make_axes,
     mark_zero_map,
     method_title,
-    remember_response_method,
     select_samples,
     side_colorbar,
     take_rows,
@@ -435,7 +434,7 @@ class SaliencyDisplay:
         X_shown = take_rows(X, idx)
         y_shown = None if y is None else np.asarray(y)[idx]
         explanations = {
-            name: remember_response_method(value.explain(X_shown, y_shown), value)
+            name: value.explain(X_shown, y_shown)
             for name, value in explainers.items()
         }
         if not isinstance(explainer, dict):
