@@ -132,6 +132,28 @@ def test_kernel_plan_respects_budget_and_pairs():
     assert sizes.min() >= 1 and sizes.max() <= n - 1
 
 
+def test_kernel_plan_weights_hold_the_size_distribution():
+    """Check that the sampled part gives each size exactly its kernel mass."""
+    n, budget = 12, 300
+    masks, weights, n_enum = kernel_plan(n, budget, np.random.default_rng(3))
+    sizes = masks.sum(1)
+    s = np.arange(1, n)
+    mass = (n - 1) / (s * (n - s))
+    per_size = np.bincount(sizes, weights=weights, minlength=n)[1:]
+    sampled = np.unique(sizes[n_enum:])
+    enumerated = np.unique(sizes[:n_enum])
+    np.testing.assert_allclose(per_size[enumerated - 1], mass[enumerated - 1])
+    # every size met in the sample holds its mass, up to one common factor
+    # (the mass of sizes never drawn, shared out in proportion)
+    ratio = per_size[sampled - 1] / mass[sampled - 1]
+    np.testing.assert_allclose(ratio, ratio[0], rtol=1e-12)
+    np.testing.assert_allclose(weights.sum(), mass.sum())
+    # within a size every sampled coalition weighs the same
+    for t in sampled:
+        w = weights[n_enum:][sizes[n_enum:] == t]
+        np.testing.assert_allclose(w, w[0])
+
+
 def test_exact_plan_coefficients():
     """Check each player's coefficients: +w(|T|-1) inside T, -w(|T|) outside."""
     masks, coef = exact_plan(4)
