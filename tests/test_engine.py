@@ -130,6 +130,107 @@ def test_score_perturbations_reference_mean(data, batch_size):
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("mask_kind", ["bool", "float", "per_sample", "callable"])
+@pytest.mark.parametrize("batch_size", [1, 3, 7, 1000])
+def test_score_perturbations_fill_index_matches_naive_loop(data, mask_kind, batch_size):
+    """Check per-copy fill rows (fill_index) against a loop, with repeats skipped."""
+    X = data
+    rng = np.random.default_rng(5)
+    reference = rng.normal(size=(4, X.shape[1]))
+    reference[2] = X[3]  # hiding anything of sample 3 against row 2: == x
+    k = 10
+    masks = rng.random((len(X), k, X.shape[1])) < 0.5
+    masks[:, 4] = masks[:, 3]  # with the same fill row below: a repeated copy
+    if mask_kind == "float":
+        masks = np.where(masks, 1.0, rng.uniform(0.0, 0.8, size=masks.shape))
+    index = rng.integers(0, len(reference), size=(len(X), k))
+    index[:, 4] = index[:, 3]
+    index[3, :] = 2
+    if mask_kind in ("bool", "float"):  # one set of masks shared by all samples
+        masks = masks[0]
+        arg = masks
+    elif mask_kind == "callable":
+        arg = lambda i: masks[i]  # noqa: E731
+    else:
+        arg = masks
+    model = CountingModel(X.shape[1])
+    got = score_perturbations(
+        check_model(model),
+        X,
+        arg,
+        response_method="auto",
+        batch_size=batch_size,
+        reference=reference,
+        fill_index=index,
+    )
+    assert max(model.calls) <= batch_size
+    full = np.broadcast_to(masks, (len(X), k, X.shape[1])).astype(np.float64)
+    expected = np.array(
+        [
+            [
+                model((m * x + (1 - m) * reference[r])[None])[0]
+                for m, r in zip(full[i], index[i])
+            ]
+            for i, x in enumerate(X)
+        ]
+    )
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    # inputs sent: per sample at most k - 1 copies (copy 4 repeats copy 3) and
+    # x; sample 3 only x (every copy equals it); the other 4 samples send x
+    # only if one of their copies hides nothing that differs
+    model.calls.clear()
+    score_perturbations(
+        check_model(model),
+        X,
+        arg,
+        response_method="auto",
+        batch_size=1000,
+        reference=reference,
+        fill_index=index,
+    )
+    assert sum(model.calls) <= 4 * (k - 1 + 1) + 1
+
+
+def test_score_perturbations_fill_index_bad_input(data):
+    """Check that a fill_index of the wrong shape or range is refused clearly."""
+    X = data
+    masks = np.ones((3, X.shape[1]), dtype=bool)
+    adapter = check_model(CountingModel(X.shape[1]))
+    reference = np.zeros((2, X.shape[1]))
+    kw = {"response_method": "auto", "batch_size": 10}
+    with pytest.raises(ValueError, match="needs a 'reference'"):
+        score_perturbations(
+            adapter, X, masks, 0.0, fill_index=np.zeros((5, 3), int), **kw
+        )
+    with pytest.raises(ValueError, match="shape"):
+        score_perturbations(
+            adapter,
+            X,
+            masks,
+            reference=reference,
+            fill_index=np.zeros((5, 2), int),
+            **kw,
+        )
+    with pytest.raises(ValueError, match="rows of 'reference'"):
+        score_perturbations(
+            adapter,
+            X,
+            masks,
+            reference=reference,
+            fill_index=np.full((5, 3), 2),
+            **kw,
+        )
+    with pytest.raises(ValueError, match="integer"):
+        score_perturbations(
+            adapter,
+            X,
+            masks,
+            reference=reference,
+            fill_index=np.zeros((5, 3)),
+            **kw,
+        )
+
+
 def test_score_perturbations_row_independent_of_batch(data):
     """Check a sample's scores do not depend on the other samples or its position."""
     X = data

@@ -603,75 +603,44 @@ default='predicted'
         ``fixed`` (features in no player keep the sample's values), the empty
         prefix's worths, shape (n, 2P, t).
 
-        The engine sees one virtual sample per background row used: the row
-        itself, with ``x`` as its fill and, as copies, the prefixes of all the
-        pairs of orders run against it (a prefix's players take ``x``'s values,
-        the others the row's). A row serves at most ``ceil(P / n_rows)`` pairs;
-        rows serving fewer repeat their last copy, which the engine does not
-        score again.
+        Copy ``(o, s)`` of sample ``x`` keeps ``x``'s values on the first ``s``
+        players of order ``o`` and takes the others from the order's background
+        row: the engine's per-copy fill rows (``fill_index``), one model input
+        per copy.
         """
         n, t = targets.shape
         n_players, n_perm = self.n_players_, self.n_permutations
         sizes = np.arange(0 if fixed else 1, n_players)
         n_chain = len(sizes)
-        virtual, fills, ranks, where = [], [], [], []
-        for i, (orders, rows, _) in enumerate(plans):
-            # ranks[o, 0, j]: position of player j in order p, [o, 1, j] in its
-            # reverse (pair o)
+        ranks = []
+        for orders, _, _ in plans:
             rank = np.empty_like(orders)  # the inverse permutations
             np.put_along_axis(rank, orders, np.arange(n_players)[None], axis=1)
-            ranks.append(rank.reshape(2, n_perm, n_players).swapaxes(0, 1))
-            used, group = np.unique(rows[:n_perm], return_inverse=True)
-            order = np.argsort(group, kind="stable")
-            counts = np.bincount(group)
-            first = np.concatenate([[0], np.cumsum(counts)[:-1]])
-            slot = np.empty(n_perm, dtype=np.intp)
-            slot[order] = np.arange(n_perm) - first[group[order]]
-            pair_of = np.full((len(used), counts.max()), -1, dtype=np.intp)
-            pair_of[group, slot] = np.arange(n_perm)
-            for s in range(1, pair_of.shape[1]):  # pad with the last pair
-                pair_of[:, s] = np.where(
-                    pair_of[:, s] < 0, pair_of[:, s - 1], pair_of[:, s]
-                )
-            virtual.append(self.reference_[used])
-            fills.append(np.broadcast_to(X[i].reshape(-1), virtual[-1].shape))
-            where.append((group, slot, pair_of))
-        n_used, n_slots = where[0][2].shape
-        n_copies = n_slots * 2 * n_chain
+            ranks.append(rank)
+        index = np.stack([np.repeat(rows, n_chain) for _, rows, _ in plans])
+        n_copies = index.shape[1]
 
-        def masks(j):
-            # copies of virtual sample j, built on demand (memory O(copies))
-            i, g = divmod(j, n_used)
-            rank = ranks[i][where[i][2][g]]  # (slots, 2, p)
-            prefixes = rank[:, :, None, :] < sizes[None, None, :, None]
-            return ~self._to_features(prefixes.reshape(n_copies, n_players))
+        def masks(i):
+            # copies of sample i, built on demand (memory O(copies))
+            prefixes = ranks[i][:, None, :] < sizes[None, :, None]
+            return self._to_features(prefixes.reshape(n_copies, n_players))
 
-        def sample_masks(i):
-            # masks(j) of the virtual samples of sample i at once
-            rank = ranks[i][where[i][2]]  # (used, slots, 2, p)
-            prefixes = rank[:, :, :, None, :] < sizes[None, None, None, :, None]
-            return ~self._to_features(prefixes.reshape(n_used, n_copies, n_players))
-
+        flat = X.reshape(n, -1)
         source = masks
-        n_virtual = n * n_used
-        if n_virtual * n_copies * X[0].size <= _EAGER_MASK_BYTES:
-            source = np.concatenate([sample_masks(i) for i in range(n)])
+        if n * n_copies * flat.shape[1] <= _EAGER_MASK_BYTES:
+            source = np.stack([masks(i) for i in range(n)])
         scores = score_perturbations(
             self.adapter_,
-            np.concatenate(virtual),
+            flat,
             source,
-            fill=np.concatenate(fills),
             response_method=self.response_method_,
             batch_size=self.batch_size,
-            targets=np.repeat(targets, n_used, axis=0),
+            targets=targets,
+            reference=self.reference_,
+            fill_index=index,
             layout=self.layout_,
         )
-        scores = scores.reshape(n, n_used, n_copies // (2 * n_chain), 2, n_chain, t)
-        out = np.empty((n, 2 * n_perm, n_chain, t))
-        for i, (group, slot, _) in enumerate(where):
-            pair_scores = scores[i, group, slot]  # (P, 2, c, t)
-            out[i, :n_perm] = pair_scores[:, 0]
-            out[i, n_perm:] = pair_scores[:, 1]
+        out = scores.reshape(n, 2 * n_perm, n_chain, t)
         if fixed:
             return out[:, :, 1:], out[:, :, 0]
         return out, None
