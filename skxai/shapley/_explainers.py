@@ -568,8 +568,8 @@ default='predicted'
         """Each order and its reverse against one background row, stratified.
 
         One model input per coalition instead of one per background row (see
-        :func:`~skxai.shapley._maths.paired_background_plan`): the pairs are
-        virtual samples ``x`` whose fill is their background row.
+        :func:`~skxai.shapley._maths.paired_background_plan`): each copy of
+        ``x`` is filled from its order's background row.
         """
         n, t = targets.shape
         n_players, n_perm = self.n_players_, self.n_permutations
