@@ -13,6 +13,7 @@ from ..base import (
     ExplainerMixin,
     _autograd_allowed,
     _progress,
+    resolved_response_method,
     run_tasks,
 )
 from ..explanation import Explanation
@@ -56,7 +57,8 @@ class SimilarityExplanation(Explanation):
         DataFrame's index); their positions when None.
     **kwargs : dict
         Passed to :class:`~skxai.explanation.Explanation` (``predictions``,
-        ``labels``, ``images``, ``index``, ``params``, ``explainer``, extras).
+        ``labels``, ``images``, ``index``, ``params``, ``explainer``,
+        ``response_method``, extras).
 
     Examples
     --------
@@ -250,9 +252,18 @@ class GradientSimilarity(ExplainerMixin, BaseExplainer):
         scikit-learn model), whose scores are ``[-z, z]``, it is
         ``BCEWithLogits(z, y)``, the cross-entropy of ``[-z/2, z/2]`` (that
         of ``[-z, z]`` would be the log-loss of ``sigmoid(2 z)``). A callable
-        ``loss(scores, target)`` takes a float tensor of shape
-        ``(n, n_classes)`` and class indices of shape ``(n,)`` and returns one
-        loss per sample, shape ``(n,)``.
+        ``loss(scores, target)`` takes the model's output for
+        ``response_method`` as a float tensor and the class indices ``target``
+        (int64, shape ``(n,)``) and returns one loss per sample, shape
+        ``(n,)``. The output has shape ``(n, n_classes)``, except the logits
+        (``'auto'``, ``'decision_function'``) of a binary model with one
+        logit: they are ``z`` itself (the decision function ``d`` of a binary
+        scikit-learn model), shape ``(n, 1)``, not ``[-z, z]``, so that the
+        loss the model was trained with applies as it is, e.g.
+        ``lambda z, t: F.binary_cross_entropy_with_logits(z[:, 0],
+        t.to(z.dtype), reduction='none')`` (the default). Its probabilities
+        (``'predict_proba'``) and log-probabilities are ``[1 - p, p]`` and
+        ``[log(1 - p), log p]``, shape ``(n, 2)``, as scikit-learn's.
     layers : 'all', 'last' or list of str, default='all'
         Parameters whose gradients are compared: all trainable parameters, those
         of the last module with parameters, or those of the named modules (names
@@ -582,14 +593,18 @@ class GradientSimilarity(ExplainerMixin, BaseExplainer):
         cross-entropy of ``[-z/2, z/2]`` (``BCEWithLogits(z, y)``).
         Probabilities are taken as they are (no softmax of them);
         log-probabilities need nothing, their softmax is the probabilities.
+        A callable is given ``z`` itself, not ``[-z, z]``.
         """
-        from ._store import probability_loss, single_logit_loss
+        from ._store import of_logit, probability_loss, single_logit_loss
 
+        single_logit = (
+            self._single_logit and self.response_method_ == "decision_function"
+        )
         if self.loss != "cross_entropy":
-            return self.loss
+            return of_logit(self.loss) if single_logit else self.loss
         if self.response_method_ == "predict_proba":
             return probability_loss
-        if self._single_logit and self.response_method_ == "decision_function":
+        if single_logit:
             return single_logit_loss
         return None
 
@@ -663,8 +678,9 @@ class GradientSimilarity(ExplainerMixin, BaseExplainer):
             (decreasing similarity), ``most_similar`` and ``least_similar`` (the
             5 most and least similar reference samples, shaped like ``X``), the
             reference labels ``ref_labels`` and predictions ``ref_predictions``,
-            the samples' ``predictions`` and ``labels``, and their ``layout``
-            (a table's feature names).
+            the samples' ``predictions`` and ``labels``, their ``layout``
+            (a table's feature names) and ``response_method``, the model output
+            the loss is computed on (``'auto'`` resolved).
         """
         index = getattr(X, "index", None)
         X, y, S, pred = self._similarities(X, y)
@@ -690,6 +706,8 @@ class GradientSimilarity(ExplainerMixin, BaseExplainer):
             layout=self.layout_,
             params=self.get_params(deep=False),
             explainer=type(self).__name__,
+            # The model output the loss is taken on, so that plots name it.
+            response_method=resolved_response_method(self),
         )
 
     def score(self, X, y=None):

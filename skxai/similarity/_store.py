@@ -255,6 +255,20 @@ def single_logit_loss(scores, target):
     return F.cross_entropy(scores / 2, target, reduction="none")
 
 
+def of_logit(loss):
+    """``loss`` of a binary model's one logit ``z``, taking its scores ``[-z, z]``.
+
+    The returned function passes ``z`` (the second column, shape ``(n, 1)``)
+    and the class indices to ``loss``: a loss written for the model's own
+    output (``BCEWithLogits(z, y)``) is then that of the model.
+    """
+
+    def loss_of_logit(scores, target):
+        return loss(scores[:, 1:], target)
+
+    return loss_of_logit
+
+
 def probability_loss(scores, target):
     """Log-loss ``-log p_y`` of probabilities (the scores of ``'predict_proba'``);
     the cross-entropy would take a softmax of the probabilities."""
@@ -268,7 +282,10 @@ def _per_sample_loss(loss, scores, target, caller):
         raise ValueError(
             f"The 'loss' callable of {caller} must return one loss per sample, a "
             f"tensor of shape ({len(target)},); got shape {shape}. Use a per-sample "
-            "loss, e.g. torch.nn.CrossEntropyLoss(reduction='none')."
+            "loss, e.g. torch.nn.CrossEntropyLoss(reduction='none') of scores of "
+            "shape (n, n_classes), or, for the logit z of shape (n, 1) of a binary "
+            "model with one output, F.binary_cross_entropy_with_logits(z[:, 0], "
+            "target.to(z.dtype), reduction='none')."
         )
     return values
 

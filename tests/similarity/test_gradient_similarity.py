@@ -326,7 +326,7 @@ def test_gradient_similarity_single_logit_torch(output, similarity):
     S = gs._similarities(Xq, yq)[2]
     np.testing.assert_allclose(S, K, rtol=1e-9, atol=1e-14)
     # The cross-entropy of [-z, z] (the log-loss of sigmoid(2 z)) differs.
-    gs_ce = GradientSimilarity(model, similarity=similarity, loss=_two_score_ce)
+    gs_ce = GradientSimilarity(model, similarity=similarity, loss=_two_score_ce_of_z)
     assert not np.allclose(gs_ce.fit(X, y)._similarities(Xq, yq)[2], K, rtol=1e-3)
     # [log(1 - p), log p] and [1 - p, p]: the same log-loss.
     for method in ("predict_log_proba", "predict_proba"):
@@ -338,6 +338,126 @@ def test_gradient_similarity_single_logit_torch(output, similarity):
 
 def _two_score_ce(scores, target):
     return nn.functional.cross_entropy(scores, target, reduction="none")
+
+
+def _two_score_ce_of_z(z, target):
+    """The cross-entropy of [-z, z], from a single-logit model's z."""
+    return _two_score_ce(torch.cat([-z, z], dim=1), target)
+
+
+def _bce_of_z(z, target):
+    """A single-logit model's own loss BCEWithLogits(z, y), written by a user."""
+    assert z.ndim == 2 and z.shape[1] == 1, z.shape
+    return nn.functional.binary_cross_entropy_with_logits(
+        z[:, 0], target.to(z.dtype), reduction="none"
+    )
+
+
+def _single_logit_models():
+    """(name, model, X, y) of binary models with one logit z."""
+    import zoo
+
+    rng = np.random.RandomState(8)
+    X, y = rng.normal(size=(24, 5)), rng.randint(0, 2, size=24)
+    X_img, y_img = zoo.digits_images(2, n=40)
+    yield "torch (n, 1)", _OneLogit("column").double(), X, y
+    yield "torch (n,)", _OneLogit("flat").double(), X, y
+    yield "torch sigmoid", _OneLogit("sigmoid").double(), X, y
+    yield "zoo binary_net", zoo.binary_net(), X_img, y_img
+    yield "skorch binary", zoo.skorch_binary_net(), X_img, y_img
+
+
+@pytest.mark.parametrize("response_method", ["auto", "decision_function"])
+def test_custom_loss_of_single_logit_is_the_logit(response_method):
+    """Check that a custom loss of a binary model with one logit is given z,
+    shape (n, 1) (not the internal scores [-z, z]): the model's own
+    BCEWithLogits(z, y) written by hand gives the default's similarities, and a
+    two-class cross-entropy is an error instead of a silently other loss."""
+    for name, model, X, y in _single_logit_models():
+        ref, query = slice(0, 16), slice(16, 24)
+        default = GradientSimilarity(model, response_method=response_method)
+        default.fit(X[ref], y[ref])
+        mine = GradientSimilarity(
+            model, loss=_bce_of_z, response_method=response_method
+        ).fit(X[ref], y[ref])
+        assert mine.adapter_.single_logit is True, name
+        np.testing.assert_allclose(
+            mine.ref_sqnorm_, default.ref_sqnorm_, rtol=1e-6, err_msg=name
+        )
+        for y_query in (None, y[query]):
+            np.testing.assert_allclose(
+                mine._similarities(X[query], y_query)[2],
+                default._similarities(X[query], y_query)[2],
+                rtol=1e-5, atol=1e-12, err_msg=name,
+            )
+        with pytest.raises(IndexError, match="out of bounds"):
+            GradientSimilarity(
+                model, loss=nn.CrossEntropyLoss(reduction="none")
+            ).fit(X[ref], y[ref])
+
+
+def test_custom_loss_of_single_logit_probabilities():
+    """Check that with 'predict_proba' a custom loss of a single-logit model is
+    given the two columns [1 - p, p], as scikit-learn's predict_proba."""
+    model = _OneLogit("sigmoid").double()
+    rng = np.random.RandomState(9)
+    X, y = rng.normal(size=(20, 5)), rng.randint(0, 2, size=20)
+    with torch.no_grad():
+        p_model = model(torch.as_tensor(X))[:, 0].numpy()
+    seen = []
+
+    def nll(p, t):
+        seen.append(tuple(p.shape))
+        np.testing.assert_allclose(p.detach().numpy(), np.c_[1 - p_model, p_model])
+        return nn.functional.nll_loss(torch.log(p), t, reduction="none")
+
+    mine = GradientSimilarity(model, loss=nll, response_method="predict_proba")
+    default = GradientSimilarity(model, response_method="predict_proba")
+    np.testing.assert_allclose(
+        mine.fit(X, y).ref_sqnorm_, default.fit(X, y).ref_sqnorm_, rtol=1e-12
+    )
+    assert seen == [(20, 2)]
+
+
+def test_custom_loss_of_two_logit_binary_takes_both_scores():
+    """Check that a binary model with two logits still gives a custom loss both
+    scores, shape (n, 2)."""
+    torch.manual_seed(6)
+    model = nn.Sequential(nn.Linear(5, 6), nn.Tanh(), nn.Linear(6, 2)).double()
+    rng = np.random.RandomState(6)
+    X, y = rng.normal(size=(20, 5)), rng.randint(0, 2, size=20)
+    seen = []
+
+    def ce(scores, target):
+        seen.append(tuple(scores.shape))
+        return _two_score_ce(scores, target)
+
+    mine = GradientSimilarity(model, loss=ce).fit(X, y)
+    default = GradientSimilarity(model).fit(X, y)
+    assert mine.adapter_.single_logit is False and seen == [(20, 2)]
+    np.testing.assert_allclose(mine.ref_sqnorm_, default.ref_sqnorm_, rtol=1e-12)
+    np.testing.assert_allclose(
+        mine._similarities(X[:5], None)[2], default._similarities(X[:5], None)[2],
+        rtol=1e-12,
+    )
+
+
+def test_custom_loss_of_single_logit_wrong_shape():
+    """Check that a loss of z that is not one value per sample (BCE of z as
+    it is, shape (n, 1)) is the clear error."""
+    model = _OneLogit("column").double()
+    rng = np.random.RandomState(10)
+    X, y = rng.normal(size=(12, 5)), rng.randint(0, 2, size=12)
+
+    def unreduced(z, t):
+        return nn.functional.binary_cross_entropy_with_logits(
+            z, t[:, None].to(z.dtype), reduction="none"
+        )
+
+    with pytest.raises(
+        ValueError, match=r"one loss per sample.*\(12,\); got shape \(12, 1\)"
+    ):
+        GradientSimilarity(model, loss=unreduced).fit(X, y)
 
 
 def test_gradient_similarity_binary_logreg(digits, binary_logreg):
@@ -490,6 +610,40 @@ def test_gradient_similarity_explanation_frame(digits, logreg):
     np.testing.assert_array_equal(
         gs.transform(X[100:103]), gs_df.transform(Xq)
     )
+
+
+def _response_method_models():
+    """(name, model, X, y): a torch module with logits, a skorch net whose
+    module ends in a softmax, and a scikit-learn pipeline."""
+    import zoo
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X_img, y_img = zoo.digits_images(3, n=30)
+    yield "torch logits", zoo.sequential("logits"), X_img, y_img
+    yield "skorch", zoo.skorch_softmax_net(), X_img, y_img
+    X, y = load_breast_cancer(return_X_y=True)
+    pipe = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
+    yield "pipeline", pipe, X[:30], y[:30]
+
+
+def test_explanation_records_response_method():
+    """Check that the explanation records the model output the loss is taken
+    on, as every explainer's (resolved_response_method), so that plots name it."""
+    from skxai.base import resolved_response_method
+
+    for name, model, X, y in _response_method_models():
+        gs = GradientSimilarity(model).fit(X[:20], y[:20])
+        expl = gs.explain(X[20:23])
+        assert expl.response_method == resolved_response_method(gs), name
+        # 'auto' of a gradient explainer is the pre-softmax scores.
+        assert expl.response_method == "decision_function", name
+        gs = GradientSimilarity(model, response_method="predict_proba")
+        expl = gs.fit(X[:20], y[:20]).explain(X[20:23])
+        assert expl.response_method == "predict_proba", name
+        assert expl.response_method == resolved_response_method(gs), name
 
 
 def test_gradient_similarity_n_top_and_set_output(digits, logreg):
