@@ -408,8 +408,8 @@ def kernel_plan(n_players, n_samples, rng):
     drawn in proportion to its mass and the members uniformly, until the budget
     holds that many distinct coalitions; each size's mass is shared equally
     among its sampled coalitions (stratified by size: see
-    :func:`_stratified_weights`). With ``n_samples >= 2 ** n - 2`` every coalition is enumerated and the
-    regression gives the exact Shapley values.
+    :func:`_stratified_weights`). With ``n_samples >= 2 ** n - 2`` every
+    coalition is enumerated and the regression gives the exact Shapley values.
 
     Parameters
     ----------
