@@ -114,7 +114,7 @@ class ExplainerMixin(TransformerMixin):
             pred_idx, targets = result.pop("_pred"), result.pop("_targets")
             return self._make_explanation(X, y, result, targets, pred_idx, index)
         scores = self.adapter_.scores(
-            self.layout_.to_model(X), self.response_method_, batch_size=self.batch_size
+            self.layout_.to_model(X), self.response_method_, batch_size=self._batch_rows
         )
         pred_idx = scores.argmax(axis=1)
         targets = self._resolve_targets(y, pred_idx, len(X))
@@ -482,6 +482,13 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
         return np.array([[self._class_index(v)] for v in labels], dtype=np.intp)
 
     # ------------------------------------------------------------- fan-out
+    @property
+    def _batch_rows(self):
+        """``batch_size`` as a number of model inputs, ``'auto'`` resolved."""
+        if isinstance(self.batch_size, str):
+            return self._auto_batch_size()
+        return self.batch_size
+
     def _draw_seeds(self, n_samples):
         if "random_state" not in self.get_params(deep=False):
             # Nothing random to seed: numpy's global generator is left alone.
@@ -499,7 +506,7 @@ class BaseExplainer(TransformerMixin, BaseEstimator):
         seeds = self._draw_seeds(n_samples)
         if n_samples == 0:
             return self._explain_chunk(X, targets, seeds)
-        per_task = max(1, self.batch_size // max(1, self._inputs_per_sample()))
+        per_task = max(1, self._batch_rows // max(1, self._inputs_per_sample()))
         n_tasks = -(-n_samples // per_task)
         n_jobs = self.n_jobs if self.n_jobs is not None else 1
         if n_jobs != 1:

@@ -193,6 +193,18 @@ class _PerturbationMixin:
         reference = getattr(self, "reference_", None)
         return 1 if reference is None else len(reference)
 
+    # 'auto' batch_size on tables: rows holding about this many bytes
+    _AUTO_TABLE_BYTES = 8 << 20
+
+    def _auto_batch_size(self):
+        """``batch_size='auto'``: 1024 model inputs, or on tables as many rows
+        as hold about 8 MiB of float64 (at least 1024): a scikit-learn model's
+        per-call overhead is not amortised by 1024 rows of a few features."""
+        if self.layout_.kind == "tabular":
+            row_bytes = 8 * max(1, self.n_features_in_)
+            return max(1024, self._AUTO_TABLE_BYTES // row_bytes)
+        return 1024
+
     def _scores(self, flat, keep, targets):
         """Scores ``(n, k, n_targets)`` of the copies ``keep`` (1 keeps a feature)."""
         fill = self.fill_
@@ -204,7 +216,7 @@ class _PerturbationMixin:
             keep,
             fill,
             response_method=self.response_method_,
-            batch_size=self.batch_size,
+            batch_size=self._batch_rows,
             targets=targets,
             reference=self.reference_,
             layout=self.layout_,
@@ -290,9 +302,12 @@ default='predicted'
         Class explained: the predicted one, the true one (``y`` given to
         :meth:`explain`), a class label, one label per sample, or ``'all'``
         for one map per class.
-    batch_size : int, default=1024
+    batch_size : int or 'auto', default='auto'
         Largest number of model inputs (hidden copies) in memory and in one
-        model call.
+        model call. ``'auto'``: 1024 for images; for tables as many rows as
+        hold about 8 MiB of float64, at least 1024 (34,952 rows of 30
+        features), since a scikit-learn model's per-call overhead is not
+        amortised by 1024 short rows.
     n_jobs : int, default=None
         Number of jobs to run in parallel. The samples are split over the jobs.
         ``None`` means 1 unless in a :obj:`joblib.parallel_backend` context.
@@ -390,6 +405,10 @@ default='predicted'
 
     _parameter_constraints = {
         **BaseExplainer._parameter_constraints,
+        "batch_size": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
         "window": [Integral, tuple, list, None],
         "stride": [Integral, tuple, list, None],
         "placement": [StrOptions({"centered", "valid"})],
@@ -416,7 +435,7 @@ default='predicted'
         normalize=None,
         response_method="auto",
         target="predicted",
-        batch_size=1024,
+        batch_size="auto",
         n_jobs=None,
         random_state=None,
         verbose=0,
@@ -613,9 +632,12 @@ default='predicted'
         Class explained: the predicted one, the true one (``y`` given to
         :meth:`explain`), a class label, one label per sample, or ``'all'``
         for one map per class.
-    batch_size : int, default=1024
+    batch_size : int or 'auto', default='auto'
         Largest number of model inputs (masked copies) in memory and in one
-        model call.
+        model call. ``'auto'``: 1024 for images; for tables as many rows as
+        hold about 8 MiB of float64, at least 1024 (34,952 rows of 30
+        features), since a scikit-learn model's per-call overhead is not
+        amortised by 1024 short rows.
     n_jobs : int, default=None
         Number of jobs to run in parallel. The samples are split over the jobs.
         ``None`` means 1 unless in a :obj:`joblib.parallel_backend` context.
@@ -697,6 +719,10 @@ default='predicted'
 
     _parameter_constraints = {
         **BaseExplainer._parameter_constraints,
+        "batch_size": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
         "n_masks": [Interval(Integral, 1, None, closed="left")],
         "grid_size": [Interval(Integral, 1, None, closed="left"), tuple, list],
         "p1": [Interval(Real, 0, 1, closed="right")],
@@ -723,7 +749,7 @@ default='predicted'
         image_shape=None,
         response_method="auto",
         target="predicted",
-        batch_size=1024,
+        batch_size="auto",
         n_jobs=None,
         random_state=None,
         verbose=0,

@@ -201,6 +201,42 @@ def test_perturbation_n_jobs_batch_size_invariance(digits, mlp, Explainer):
     assert_allclose(alone, ref[2:3], rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("Explainer", [Occlusion, RISE])
+def test_perturbation_auto_batch_size(Explainer):
+    """Check batch_size='auto': 1024 inputs on images, ~8 MiB of rows on tables."""
+    rng = np.random.default_rng(0)
+    calls = []
+
+    def model(Z):
+        Z = np.asarray(Z, dtype=float).reshape(len(Z), -1)
+        calls.append(len(Z))
+        z = Z @ np.linspace(-1.0, 1.0, Z.shape[1])
+        return np.stack([-z, z], axis=1)
+
+    extra = {"n_masks": 3000, "random_state": 0} if Explainer is RISE else {}
+    table = rng.normal(size=(40, 30))
+    tab = (
+        Explainer(model, fill="reference", **extra)
+        if Explainer is Occlusion
+        else (Explainer(model, **extra))
+    )
+    tab.fit(table)
+    assert tab.batch_size == "auto" and tab._batch_rows == (8 << 20) // (8 * 30)
+    calls.clear()
+    maps = tab.explain(table[:20]).maps
+    assert max(calls) <= tab._batch_rows
+    assert max(calls) > 1024  # more than 1024 rows per call on a table
+    fixed = clone(tab).set_params(batch_size=1024).fit(table)
+    assert_allclose(fixed.explain(table[:20]).maps, maps, rtol=1e-12, atol=1e-12)
+    img = Explainer(model, image_shape=(8, 8), **extra).fit(rng.random((5, 64)))
+    assert img._batch_rows == 1024
+    calls.clear()
+    img.explain(rng.random((3, 64)))
+    assert max(calls) <= 1024
+    with pytest.raises(ValueError, match="batch_size"):
+        Explainer(model, batch_size="big").fit(table)
+
+
 def test_occlusion_fill_mean_and_image(digits, logreg):
     """Check fill='mean' learns the reference mean and an image fill is used."""
     X, _ = digits
