@@ -10,10 +10,10 @@ scaled ``LogisticRegression`` (``make_pipeline(StandardScaler(), ...)``).
   reference row (``perturbations_per_eval`` = all features in one batch), the
   attributions averaged, which is the same quantity by linearity. captum's
   calls hold all samples x features (6,200 rows for 200 samples of 30
-  features); skxai gets ``batch_size=8192`` (``--batch-size``), rows of the
-  same order: with its default of 1,024 model inputs (sized for images), a
-  30-feature table makes three model calls per sample, and the per-call
-  overhead of a scikit-learn model doubles the time. Both explain
+  features); skxai runs with its default ``batch_size="auto"`` (about 8 MiB
+  of rows per call on a table; ``--batch-size`` sets a number: 1024, the
+  image default, makes three model calls per 30-feature sample and the
+  per-call overhead of a scikit-learn model doubles the time). Both explain
   the positive class's ``predict_proba`` of the same rows; the script prints
   milliseconds per sample, the speed-up, and the largest difference.
 - Global view: ``Explanation.importance()`` (mean absolute attribution per
@@ -129,10 +129,10 @@ def main(argv=None):
     )
     parser.add_argument(
         "--batch-size",
-        type=int,
-        default=8192,
-        help="skxai's batch_size (model rows per call; default 8192, about "
-        "captum's 6,200 rows per call here: 200 samples x 30 features + 200)",
+        type=lambda v: v if v == "auto" else int(v),
+        default="auto",
+        help="skxai's batch_size (model rows per call; default 'auto', the "
+        "library's default: about 8 MiB of rows on a table)",
     )
     args = parser.parse_args(argv)
     torch, _ = _captum()
