@@ -209,14 +209,21 @@ def test_one_hot_block_equals_raw_column(categorical_frame, cls):
     np.testing.assert_allclose(shown, by_name["colour"])
 
 
-def test_image_superpixels_linear():
+@pytest.mark.parametrize("method", ["exact", "permutation"])
+def test_image_superpixels_linear(method):
     """Check grid superpixels on a flat image: a cell's value sums its pixels."""
     rng = np.random.default_rng(0)
     X = rng.normal(size=(60, 4 * 6))
     y = (X[:, :5].sum(1) > 0).astype(int)
     clf = LogisticRegression().fit(X, y)
     sv = ShapleyValues(
-        clf, method="exact", window=(2, 3), image_shape=(4, 6), target=1
+        clf,
+        method=method,
+        n_permutations=20,  # every background row serves one pair: exact
+        window=(2, 3),
+        image_shape=(4, 6),
+        target=1,
+        random_state=0,
     ).fit(X[:20])
     ex = sv.explain(X[20:23])
     assert sv.n_players_ == 4 and ex.maps.shape == (3, 1, 4, 6)
