@@ -357,8 +357,20 @@ class CEM(ExplainerMixin, BaseExplainer):
     with the others scaled up by their smallest valid factor; the result is
     then pruned greedily (one of its ``prune_candidates`` smallest coordinates
     set to zero, the others scaled up by the smallest valid factor) while the
-    l1 size drops. The concentrating and pruning keep the elastic-net size
-    within the best iterate's.
+    l1 size drops. With exact gradients (autograd), two more stages lower
+    ``|delta|_1`` subject to validity, for either optimiser: a proximal
+    homotopy from the polished point (300 steps: every coordinate is shrunk
+    by a threshold ``tau``, and the row is pushed along the gradient of its
+    margin while it is not valid; ``tau`` rises relative to the push, so
+    only the coordinates where the margin grows fastest per unit of l1
+    survive; the valid iterate of smallest l1 is kept), then a descent of
+    proximal steps on ``|delta|_1 - mu * margin`` with the smallest
+    multiplier ``mu`` (bisection) that keeps the step valid, each accepted
+    only when it is valid and lowers ``|delta|_1``. The concentrating,
+    pruning, homotopy and descent keep the elastic-net size within the best
+    iterate's. The polish aims a little above the required margin (by
+    ``1e-3`` of it, at most up to the best point's own margin), so that the
+    rounding of another batch does not undo it.
     Every stage keeps a valid point, so the shrinking stops at the required
     margin. Finally the model is called on the returned points, all together
     and each alone: a sample is ``found`` only when both calls accept it with
@@ -1175,12 +1187,16 @@ class _CEMRun:
         z = torch.minimum(torch.maximum(z, st.lower), st.upper)
         return self._snap(self._project(z, st), st)
 
-    def _valid(self, z, fs):
-        """Whether ``anchor + z`` beats the required margin, and the class there."""
+    def _gain(self, z, fs):
+        """By how much ``anchor + z`` is valid (``-sign * m``), and the class there."""
         scores = self._scores(fs.anchor + z)
         gain = -self.sign * _margin(scores, fs.t0)
-        gain = gain.cpu().numpy().astype(np.float64)
-        return gain > fs.req, scores.argmax(dim=1).cpu().numpy()
+        return gain.cpu().numpy().astype(np.float64), scores.argmax(dim=1).cpu().numpy()
+
+    def _valid(self, z, fs):
+        """Whether ``anchor + z`` beats the required margin, and the class there."""
+        gain, cls = self._gain(z, fs)
+        return gain > fs.req, cls
 
     # ------------------------------------------------------------ the loop
     def solve(self):
@@ -1319,14 +1335,23 @@ class _CEMRun:
             upper=_take(fin.upper, found),
             req=fin.req[found],
         )
+        req = fs.req
         best_z = _take(fin.best.z, found)
         candidates = [best_z]
         if self.cem.polish:
+            # The polish aims a little above the required margin (at most at
+            # the best point's own), so that the rounding of another batch
+            # does not undo its last step.
+            gain = self._gain(best_z, fs)[0]
+            fs.req = np.maximum(
+                req,
+                np.minimum(req * (1 + self.POLISH_SLACK), np.nextafter(gain, -np.inf)),
+            )
             candidates.insert(0, self._polish(best_z, fs, fin.best.size[found]))
         todo = np.ones(len(fs), dtype=bool)
         for z in candidates:
             delta = self._to_delta(z, fs.rows)
-            ok, cls, gain = self._confirm(delta, fs)
+            ok, cls, gain = self._confirm(delta, fs, req)
             take = todo & ok
             r = fs.rows[take]
             out["delta"][r] = delta[take]
@@ -1335,9 +1360,9 @@ class _CEMRun:
             out["margin"][r] = gain[take]
             todo &= ~ok
 
-    def _confirm(self, delta, fs):
+    def _confirm(self, delta, fs, req):
         """The user's check: the model on the returned points, together and
-        each alone; valid only when both beat the required margin."""
+        each alone; valid only when both beat the required margin ``req``."""
         t0 = fs.t0.cpu().numpy()
         x = self.flat[fs.rows]
         points = x + delta if self.pn else delta
@@ -1347,7 +1372,7 @@ class _CEMRun:
             -self.sign * _margin_np(together, t0),
             -self.sign * _margin_np(alone, t0),
         )
-        ok = (gain > fs.req) & np.isfinite(gain)
+        ok = (gain > req) & np.isfinite(gain)
         return ok, together.argmax(axis=1), gain
 
     def _bisect(self, point_at, good, bad, cls, fs, steps):
@@ -1368,6 +1393,8 @@ class _CEMRun:
 
     # Bisection steps of the shrinking (factor in [0, 1]) and of the pruning.
     POLISH_STEPS = 12
+    # Relative excess over the required margin that the polish keeps.
+    POLISH_SLACK = 1e-3
     PRUNE_STEPS = 16
 
     def _polish(self, z, fs, limit):
@@ -1376,8 +1403,10 @@ class _CEMRun:
         Three bisections per row, each keeping a valid point: the largest soft
         threshold ``tau`` for which ``S_tau(z)`` stays valid, the smallest
         factor ``s`` in ``[0, 1]`` for which ``s * z`` does, then the most of
-        its smallest coordinates that can be set to zero. Small supports are
-        then pruned by :meth:`_prune`. Every candidate is made feasible (box,
+        its smallest coordinates that can be set to zero. The result is then
+        concentrated (:meth:`_concentrate`), pruned (:meth:`_prune`) and, with
+        exact gradients, moved by :meth:`_homotopy` and :meth:`_descend`.
+        Every candidate is made feasible (box,
         PN rule, one-hot groups) before it is checked; every bisection is per
         row, so a row's result does not depend on its batch companions.
         """
@@ -1433,7 +1462,12 @@ class _CEMRun:
         z = self._concentrate(z, fs, limit)
 
         # 5. Greedy pruning: drop one small coordinate, scale the others up.
-        return self._prune(z, fs, limit)
+        z = self._prune(z, fs, limit)
+
+        # 6. With exact gradients: a proximal homotopy from the valid point,
+        # then a descent that stays valid.
+        z = self._homotopy(z, fs, limit)
+        return self._descend(z, fs, limit)
 
     def _rescale(self, base, fs):
         """``base`` scaled by the smallest valid factor in ``[0, s_max]`` (the
@@ -1525,6 +1559,143 @@ class _CEMRun:
                     z[r] = trial[best]
                     improved[r] = True
             active &= improved
+        return z
+
+    # Steps of the l1 descent and bisection steps of its multiplier.
+    DESCENT_STEPS = 60
+    DESCENT_BISECT = 10
+    DESCENT_RATIO = 1e4
+
+    def _gain_grad(self, z, fs):
+        """Each row's gain ``-sign * m(anchor + z)`` (float64) and its gradient
+        in ``z`` (autograd models only)."""
+        import torch
+
+        shape = (len(z), *self.cem.input_shape_)
+        with torch.enable_grad():
+            zv = z.detach().requires_grad_(True)
+            scores = self.forward((fs.anchor + zv).reshape(shape)).to(self.dtype)
+            gain = -self.sign * _margin(scores, fs.t0)
+            grad = torch.autograd.grad(gain.sum(), zv)[0].detach()
+        return gain.detach().cpu().numpy().astype(np.float64), grad
+
+    # Steps of the l1 homotopy, the range of its threshold-to-push ratio and
+    # its first push relative to the mean nonzero magnitude.
+    HOMOTOPY_STEPS = 300
+    HOMOTOPY_THETA = (0.01, 1.0)
+    HOMOTOPY_RHO = 4.0
+
+    def _homotopy(self, z, fs, limit):
+        """Proximal subgradient steps for ``min |z|_1`` s.t. valid, from ``z``.
+
+        Each step shrinks every coordinate by ``tau`` (soft threshold) after
+        pushing the row along ``rho g / max|g|`` when it is not valid, ``g`` the
+        gradient of its gain; ``tau = theta rho`` with ``theta`` rising
+        geometrically over the steps (``HOMOTOPY_THETA``) and ``rho`` decaying
+        as ``sqrt(1 - k / HOMOTOPY_STEPS)`` from ``HOMOTOPY_RHO`` times the
+        row's mean nonzero magnitude. A coordinate survives where the push, in the share
+        of steps the row is invalid, beats the shrinkage: where the gain rises
+        fastest per unit of l1. The valid iterate of smallest ``|z|_1`` (with
+        elastic-net size within ``limit``) replaces the row when it is smaller.
+        """
+        import torch
+
+        from ._optim import soft_threshold
+
+        m, n_steps = len(z), self.HOMOTOPY_STEPS
+        if m == 0 or n_steps == 0 or self.cem.gradient_ != "autograd":
+            return z
+        best = z.clone()
+        best_l1 = z.abs().sum(dim=1).cpu().numpy().astype(float)
+        nnz = np.maximum((z != 0).sum(dim=1).cpu().numpy(), 1)
+        rho0 = best_l1 / nnz * self.HOMOTOPY_RHO
+        th0, th1 = self.HOMOTOPY_THETA
+        col = lambda v: self._tensor(np.asarray(v, dtype=float)[:, None])  # noqa: E731
+        cur = z.clone()
+        for k in range(n_steps + 1):
+            gain, g = self._gain_grad(cur, fs)
+            valid = gain > fs.req
+            l1 = cur.abs().sum(dim=1).cpu().numpy().astype(float)
+            size = _elastic_net(cur, self.l1, self.l2)
+            better = valid & (l1 < best_l1) & (size <= limit * (1 + 1e-9))
+            if better.any():
+                mask = torch.as_tensor(better, device=cur.device)
+                best[mask] = cur[mask]
+                best_l1[better] = l1[better]
+            if k == n_steps:
+                break
+            rho = rho0 * np.sqrt(1 - k / n_steps)
+            theta = th0 * (th1 / th0) ** (k / n_steps)
+            gmax = g.abs().amax(dim=1).cpu().numpy().astype(float)
+            push = np.where(valid | (gmax == 0), 0.0, rho / np.where(gmax > 0, gmax, 1))
+            v = cur + col(push) * g
+            cur = self._feasible(soft_threshold(v, col(theta * rho)), fs)
+        return best
+
+    def _descend(self, z, fs, limit):
+        """Lower ``|z|_1`` of each valid row along the model's gradient.
+
+        A proximal step on the Lagrangian ``|z|_1 - mu * gain(z)``: with ``g``
+        the gradient of the row's gain at ``z`` and a threshold ``t``, the
+        candidate is ``S_t(z + mu t g)`` made feasible, where the multiplier
+        ``mu = r / max|g|`` takes the smallest ratio ``r`` in ``[1,
+        DESCENT_RATIO]`` (geometric bisection) for which the candidate is
+        valid. The candidate replaces the row when it is valid, its ``|z|_1``
+        is smaller and its elastic-net size stays within ``limit``; ``t`` then
+        grows by half, else it halves. Coordinates where the gain rises fastest
+        per unit of l1 grow, the others shrink to zero: at a fixed point the
+        support holds the coordinates of largest ``|g_j|`` (the linear
+        problem's solution). Rows are independent; models without exact
+        gradients skip this stage.
+        """
+        import torch
+
+        from ._optim import soft_threshold
+
+        m = len(z)
+        if m == 0 or self.DESCENT_STEPS == 0 or self.cem.gradient_ != "autograd":
+            return z
+        z = z.clone()
+        l1 = z.abs().sum(dim=1).cpu().numpy().astype(float)
+        nnz = np.maximum((z != 0).sum(dim=1).cpu().numpy(), 1)
+        t = l1 / nnz / 4  # a quarter of the mean nonzero magnitude
+        active = l1 > 0
+        col = lambda v: self._tensor(np.asarray(v, dtype=float)[:, None])  # noqa: E731
+        for _ in range(self.DESCENT_STEPS):
+            active &= t > 1e-9 * np.maximum(l1 / nnz, 1e-300)
+            if not active.any():
+                break
+            idx = np.flatnonzero(active)
+            zi, fi = _take(z, idx), fs.take_rows(idx)
+            _, g = self._gain_grad(zi, fi)
+            gmax = g.abs().amax(dim=1).cpu().numpy().astype(float)
+            gmax = np.where(gmax > 0, gmax, 1.0)
+            ti = t[idx]
+
+            def at(r, zi=zi, g=g, fi=fi, ti=ti, gmax=gmax):
+                v = zi + col(np.asarray(r) * ti / gmax) * g
+                return self._feasible(soft_threshold(v, col(ti)), fi)
+
+            hi = np.full(len(idx), float(self.DESCENT_RATIO))
+            lo = np.ones(len(idx))
+            for _ in range(self.DESCENT_BISECT):
+                mid = np.sqrt(lo * hi)
+                ok, _ = self._valid(at(mid), fi)
+                hi = np.where(ok, mid, hi)
+                lo = np.where(ok, lo, mid)
+            trial = at(hi)
+            ok, _ = self._valid(trial, fi)
+            new_l1 = trial.abs().sum(dim=1).cpu().numpy().astype(float)
+            size = _elastic_net(trial, self.l1, self.l2)
+            take = ok & (new_l1 < l1[idx] * (1 - 1e-6))
+            take &= size <= limit[idx] * (1 + 1e-9)
+            if take.any():
+                rows = idx[take]
+                z[torch.as_tensor(rows, device=z.device)] = trial[
+                    torch.as_tensor(take, device=z.device)
+                ]
+                l1[rows] = new_l1[take]
+            t[idx] = np.where(take, t[idx] * 1.5, t[idx] / 2)
         return z
 
     def _to_delta(self, z, rows):
