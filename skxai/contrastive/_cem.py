@@ -363,7 +363,9 @@ class CEM(ExplainerMixin, BaseExplainer):
     by a threshold ``tau``, and the row is pushed along the gradient of its
     margin while it is not valid; ``tau`` rises relative to the push, so
     only the coordinates where the margin grows fastest per unit of l1
-    survive; the valid iterate of smallest l1 is kept), then a descent of
+    survive; the valid iterate of smallest l1 is kept), run a second time
+    from the largest tenth of the result's nonzero coordinates (which can
+    leave the basin of a dense point), then a descent of
     proximal steps on ``|delta|_1 - mu * margin`` with the smallest
     multiplier ``mu`` (bisection) that keeps the step valid, each accepted
     only when it is valid and lowers ``|delta|_1``. The concentrating,
@@ -1464,10 +1466,26 @@ class _CEMRun:
         # 5. Greedy pruning: drop one small coordinate, scale the others up.
         z = self._prune(z, fs, limit)
 
-        # 6. With exact gradients: a proximal homotopy from the valid point,
-        # then a descent that stays valid.
-        z = self._homotopy(z, fs, limit)
+        # 6. With exact gradients: a proximal homotopy from the valid point and
+        # from its largest coordinates, then a descent that stays valid.
+        z = self._homotopies(z, fs, limit)
         return self._descend(z, fs, limit)
+
+    def _homotopies(self, z, fs, limit):
+        """:meth:`_homotopy` from ``z``, then again from the core of its result
+        (the ``HOMOTOPY_CORE`` share of its largest nonzero coordinates, made
+        feasible), which leaves the basin of a dense point."""
+        import torch
+
+        if len(z) == 0 or self.HOMOTOPY_STEPS == 0:
+            return z
+        if self.cem.gradient_ != "autograd":
+            return z
+        z = self._homotopy(z, fs, limit)
+        nnz = (z != 0).sum(dim=1, keepdim=True)
+        rank = torch.argsort(torch.argsort(-z.abs(), dim=1, stable=True), dim=1)
+        core = self._feasible(z * (rank < torch.ceil(nnz * self.HOMOTOPY_CORE)), fs)
+        return self._homotopy(z, fs, limit, start=core)
 
     def _rescale(self, base, fs):
         """``base`` scaled by the smallest valid factor in ``[0, s_max]`` (the
@@ -1584,8 +1602,10 @@ class _CEMRun:
     HOMOTOPY_STEPS = 300
     HOMOTOPY_THETA = (0.01, 1.0)
     HOMOTOPY_RHO = 4.0
+    # Share of the largest nonzero coordinates that the second homotopy starts from.
+    HOMOTOPY_CORE = 0.1
 
-    def _homotopy(self, z, fs, limit):
+    def _homotopy(self, z, fs, limit, start=None):
         """Proximal subgradient steps for ``min |z|_1`` s.t. valid, from ``z``.
 
         Each step shrinks every coordinate by ``tau`` (soft threshold) after
@@ -1608,10 +1628,10 @@ class _CEMRun:
         best = z.clone()
         best_l1 = z.abs().sum(dim=1).cpu().numpy().astype(float)
         nnz = np.maximum((z != 0).sum(dim=1).cpu().numpy(), 1)
-        rho0 = best_l1 / nnz * self.HOMOTOPY_RHO
+        rho0 = best_l1 / nnz * self.HOMOTOPY_RHO  # of z, also from another start
         th0, th1 = self.HOMOTOPY_THETA
         col = lambda v: self._tensor(np.asarray(v, dtype=float)[:, None])  # noqa: E731
-        cur = z.clone()
+        cur = z.clone() if start is None else start.clone()
         for k in range(n_steps + 1):
             gain, g = self._gain_grad(cur, fs)
             valid = gain > fs.req
