@@ -1580,7 +1580,7 @@ class _CEMRun:
         return z
 
     # Steps of the l1 descent and bisection steps of its multiplier.
-    DESCENT_STEPS = 60
+    DESCENT_STEPS = 20
     DESCENT_BISECT = 10
     DESCENT_RATIO = 1e4
 
