@@ -1580,7 +1580,7 @@ class _CEMRun:
         return z
 
     # Steps of the l1 descent and bisection steps of its multiplier.
-    DESCENT_STEPS = 20
+    DESCENT_STEPS = 10
     DESCENT_BISECT = 10
     DESCENT_RATIO = 1e4
 
@@ -1599,7 +1599,7 @@ class _CEMRun:
 
     # Steps of the l1 homotopy, the range of its threshold-to-push ratio and
     # its first push relative to the mean nonzero magnitude.
-    HOMOTOPY_STEPS = 300
+    HOMOTOPY_STEPS = 150
     HOMOTOPY_THETA = (0.01, 1.0)
     HOMOTOPY_RHO = 4.0
     # Share of the largest nonzero coordinates that the second homotopy starts from.
