@@ -359,13 +359,13 @@ class CEM(ExplainerMixin, BaseExplainer):
     set to zero, the others scaled up by the smallest valid factor) while the
     l1 size drops. With exact gradients (autograd), two more stages lower
     ``|delta|_1`` subject to validity, for either optimiser: a proximal
-    homotopy from the polished point (300 steps: every coordinate is shrunk
+    homotopy from the polished point (150 steps: every coordinate is shrunk
     by a threshold ``tau``, and the row is pushed along the gradient of its
     margin while it is not valid; ``tau`` rises relative to the push, so
     only the coordinates where the margin grows fastest per unit of l1
     survive; the valid iterate of smallest l1 is kept), run a second time
     from the largest tenth of the result's nonzero coordinates (which can
-    leave the basin of a dense point), then a descent of
+    leave the basin of a dense point), then a descent (10 steps) of
     proximal steps on ``|delta|_1 - mu * margin`` with the smallest
     multiplier ``mu`` (bisection) that keeps the step valid, each accepted
     only when it is valid and lowers ``|delta|_1``. The concentrating,
