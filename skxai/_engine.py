@@ -147,7 +147,7 @@ def score_perturbations(
             raise ValueError("score_perturbations: 'fill_index' needs a 'reference'.")
         if fill is None:
             raise ValueError("score_perturbations needs a 'fill' or a 'reference'.")
-        fills = _as_fill(fill, X)
+        fills = _SampleFill(_as_fill(fill, X))
     source = _MaskSource(masks, X)
     if isinstance(fills, _IndexedFill) and fills.index.shape[1] != source.k:
         raise ValueError(
@@ -193,9 +193,25 @@ def _as_fill(fill, X):
     )
 
 
+class _SampleFill:
+    """One fill row per sample, ``array[i]`` for every copy of sample ``i``."""
+
+    def __init__(self, array):
+        self.array = array
+
+    def rows(self, i, j):
+        """Fill rows of copies ``j`` of samples ``i`` (one row when the fill is
+        the same for every sample)."""
+        return self.array[:1] if self.array.strides[0] == 0 else self.array[i]
+
+    def select_into(self, out, m, x, i, j):
+        """``out = m * x + (1 - m) * fill`` for copies ``j`` of sample ``i``."""
+        _select_into(out, m, x, self.array[i])
+
+
 class _IndexedFill:
     """Per-copy fills: copy ``j`` of sample ``i`` is filled from row
-    ``table[index[i, j]]``."""
+    ``table[index[i, j]]``. Same interface as :class:`_SampleFill`."""
 
     def __init__(self, table, index, n):
         index = np.asarray(index)
@@ -249,7 +265,7 @@ class _IndexedFill:
 def _differs(X, fills, reference):
     """``(n, n_features)``: where hiding a feature changes the sample."""
     if reference is None:
-        return np.asarray(X != fills, dtype=bool)
+        return np.asarray(X != fills.array, dtype=bool)
     out = np.zeros(X.shape, dtype=bool)
     for r in reference:
         out |= np.asarray(X != r, dtype=bool)
@@ -509,23 +525,15 @@ def _build_batch(X, source, fills, reference, plan, span, buffer):
             ip = i[pert]
             out = buffer[pos : pos + n_pert]
             m = source.gather(ip, j[pert])
+            jp = j[pert]
             bounds = np.flatnonzero(ip[1:] != ip[:-1]) + 1
-            indexed = isinstance(fills, _IndexedFill)
             if len(bounds) < n_pert // _RUN:
                 # long runs of copies of one sample: no gathered samples or fills
-                jp = j[pert]
                 bounds = [0, *bounds.tolist(), n_pert]
                 for a, b in zip(bounds[:-1], bounds[1:]):
-                    if indexed:
-                        fills.select_into(out[a:b], m[a:b], X[ip[a]], ip[a], jp[a:b])
-                    else:
-                        _select_into(out[a:b], m[a:b], X[ip[a]], fills[ip[a]])
+                    fills.select_into(out[a:b], m[a:b], X[ip[a]], ip[a], jp[a:b])
             else:
-                if indexed:
-                    fill = fills.rows(ip, j[pert])
-                else:
-                    fill = fills[:1] if fills.strides[0] == 0 else fills[ip]
-                _select_into(out, m, X[ip], fill)
+                _select_into(out, m, X[ip], fills.rows(ip, jp))
             owners.append(rows[pert])
             pos += n_pert
         return buffer[:pos], np.concatenate(owners)

@@ -154,15 +154,19 @@ def test_score_perturbations_fill_index_matches_naive_loop(data, mask_kind, batc
     else:
         arg = masks
     model = CountingModel(X.shape[1])
-    got = score_perturbations(
-        check_model(model),
-        X,
-        arg,
-        response_method="auto",
-        batch_size=batch_size,
-        reference=reference,
-        fill_index=index,
-    )
+
+    def run(batch_size):
+        return score_perturbations(
+            check_model(model),
+            X,
+            arg,
+            response_method="auto",
+            batch_size=batch_size,
+            reference=reference,
+            fill_index=index,
+        )
+
+    got = run(batch_size)
     assert max(model.calls) <= batch_size
     full = np.broadcast_to(masks, (len(X), k, X.shape[1])).astype(np.float64)
     expected = np.array(
@@ -179,15 +183,7 @@ def test_score_perturbations_fill_index_matches_naive_loop(data, mask_kind, batc
     # x; sample 3 only x (every copy equals it); the other 4 samples send x
     # only if one of their copies hides nothing that differs
     model.calls.clear()
-    score_perturbations(
-        check_model(model),
-        X,
-        arg,
-        response_method="auto",
-        batch_size=1000,
-        reference=reference,
-        fill_index=index,
-    )
+    run(1000)
     assert sum(model.calls) <= 4 * (k - 1 + 1) + 1
 
 
@@ -462,7 +458,7 @@ def test_per_sample_plan_in_chunks_equals_one_sample_at_a_time(monkeypatch, kind
     masks[:, 4] = masks[:, 3]
     if kind == "float":
         masks = np.where(masks, 1.0, rng.uniform(0, 0.9, masks.shape))
-    fills = np.zeros_like(X)
+    fills = _engine._SampleFill(np.zeros_like(X))
     monkeypatch.setattr(_engine, "_PLAN_CHUNK", 3 * 8 * 4)  # 3 samples a step
     chunked = _engine._MaskSource(masks, X).plan(X, fills, None)
     looped = _engine._MaskSource(lambda i: masks[i], X).plan(X, fills, None)
