@@ -1195,6 +1195,10 @@ class _CEMRun:
         gain = -self.sign * _margin(scores, fs.t0)
         return gain.cpu().numpy().astype(np.float64), scores.argmax(dim=1).cpu().numpy()
 
+    def _column(self, values):
+        """Per-row numbers as a column tensor ``(n, 1)`` of the run's dtype."""
+        return self._tensor(np.asarray(values, dtype=float)[:, None])
+
     def _valid(self, z, fs):
         """Whether ``anchor + z`` beats the required margin, and the class there."""
         gain, cls = self._gain(z, fs)
@@ -1408,9 +1412,9 @@ class _CEMRun:
         its smallest coordinates that can be set to zero. The result is then
         concentrated (:meth:`_concentrate`), pruned (:meth:`_prune`) and, with
         exact gradients, moved by :meth:`_homotopy` and :meth:`_descend`.
-        Every candidate is made feasible (box,
-        PN rule, one-hot groups) before it is checked; every bisection is per
-        row, so a row's result does not depend on its batch companions.
+        Every candidate is made feasible (box, PN rule, one-hot groups) before
+        it is checked; every bisection is per row, so a row's result does not
+        depend on its batch companions.
         """
         import torch
 
@@ -1419,7 +1423,7 @@ class _CEMRun:
         m = len(z)
         _, cls = self._valid(z, fs)
         feas = lambda v: self._feasible(v, fs)  # noqa: E731
-        col = lambda v: self._tensor(np.asarray(v)[:, None])  # noqa: E731
+        col = self._column
 
         # 1. Soft-threshold: the largest valid tau of sign(z) max(|z| - tau, 0).
         t_hi = z.abs().amax(dim=1).cpu().numpy().astype(float)
@@ -1477,9 +1481,7 @@ class _CEMRun:
         feasible), which leaves the basin of a dense point."""
         import torch
 
-        if len(z) == 0 or self.HOMOTOPY_STEPS == 0:
-            return z
-        if self.cem.gradient_ != "autograd":
+        if len(z) == 0 or self.HOMOTOPY_STEPS == 0 or self.cem.gradient_ != "autograd":
             return z
         z = self._homotopy(z, fs, limit)
         nnz = (z != 0).sum(dim=1, keepdim=True)
@@ -1613,9 +1615,9 @@ class _CEMRun:
         gradient of its gain; ``tau = theta rho`` with ``theta`` rising
         geometrically over the steps (``HOMOTOPY_THETA``) and ``rho`` decaying
         as ``sqrt(1 - k / HOMOTOPY_STEPS)`` from ``HOMOTOPY_RHO`` times the
-        row's mean nonzero magnitude. A coordinate survives where the push, in the share
-        of steps the row is invalid, beats the shrinkage: where the gain rises
-        fastest per unit of l1. The valid iterate of smallest ``|z|_1`` (with
+        row's mean nonzero magnitude. A coordinate survives where the push, in
+        the share of steps the row is invalid, beats the shrinkage: where the
+        gain rises fastest per unit of l1. The valid iterate of smallest ``|z|_1`` (with
         elastic-net size within ``limit``) replaces the row when it is smaller.
         """
         import torch
@@ -1630,7 +1632,7 @@ class _CEMRun:
         nnz = np.maximum((z != 0).sum(dim=1).cpu().numpy(), 1)
         rho0 = best_l1 / nnz * self.HOMOTOPY_RHO  # of z, also from another start
         th0, th1 = self.HOMOTOPY_THETA
-        col = lambda v: self._tensor(np.asarray(v, dtype=float)[:, None])  # noqa: E731
+        col = self._column
         cur = z.clone() if start is None else start.clone()
         for k in range(n_steps + 1):
             gain, g = self._gain_grad(cur, fs)
@@ -1680,7 +1682,7 @@ class _CEMRun:
         nnz = np.maximum((z != 0).sum(dim=1).cpu().numpy(), 1)
         t = l1 / nnz / 4  # a quarter of the mean nonzero magnitude
         active = l1 > 0
-        col = lambda v: self._tensor(np.asarray(v, dtype=float)[:, None])  # noqa: E731
+        col = self._column
         for _ in range(self.DESCENT_STEPS):
             active &= t > 1e-9 * np.maximum(l1 / nnz, 1e-300)
             if not active.any():
